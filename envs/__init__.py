@@ -1,0 +1,1 @@
+"""Games: PettingZoo AEC envs, the registry, the game adapter, baseline players, the Gymnasium bridge."""

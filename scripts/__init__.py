@@ -1,0 +1,1 @@
+"""The `ponder` command and reproducible experiment scripts. Nothing imports this package."""

@@ -1,0 +1,1 @@
+"""Self-play training (actors, replay, learner, trainer), the arena, the ablation harness and ratings."""
