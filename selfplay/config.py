@@ -1,0 +1,351 @@
+"""The whole configuration of a training run: typed frozen dataclasses, presets, TOML, overrides.
+
+A run is described by one `RunConfig` made of sections (game, network, search, actor,
+replay, learner, trainer). Each game has a tuned preset (`preset(game)`); a TOML file
+(`--config`) and `--set section.key=value` pairs override it, in that order, and every
+value is type-checked against the field's annotation so that a typo is one clear
+`UsageError` instead of a silently ignored knob. The resolved config is written into the
+run folder (`config.toml`) and into every checkpoint, so a run can always be reproduced
+and resumed with exactly the settings it started with.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.config import LossConfig, NetworkConfig
+from envs.errors import UsageError
+from mcts.config import SearchConfig
+
+
+@dataclass(frozen=True)
+class GameConfig:
+    """Which game to train: a registry name (or "module:factory") and its options."""
+
+    name: str = "tictactoe"
+    options: dict = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class ActorConfig:
+    """Self-play actors: how many processes, how many games each plays at once, exploration.
+
+    Each actor process plays ``games_per_actor`` games in lock-step so that one network call
+    per simulation serves all of them. Moves are sampled from the search policy at
+    ``temperature`` for the first ``temperature_moves`` plies of a game and at
+    ``final_temperature`` afterwards (0 = the most visited move). With probability
+    ``random_opening_fraction`` a game starts with ``random_opening_moves`` uniformly random
+    plies (not stored as training positions) so that positions off the main line are seen.
+    """
+
+    num_actors: int = 1
+    games_per_actor: int = 64
+    temperature: float = 1.0
+    temperature_moves: int = 30
+    final_temperature: float = 0.0
+    max_moves: int = 512
+    random_opening_fraction: float = 0.0
+    random_opening_moves: int = 0
+    torch_threads: int = 1
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Replay memory and the targets sampled from it (K, the unroll length, is ``loss.unroll_steps``).
+
+    ``capacity_positions`` bounds memory: the oldest games are dropped beyond it.
+    ``td_steps`` < 0 makes the value target the final outcome (board games); otherwise it is
+    the n-step return bootstrapped from the stored search value ``td_steps`` plies later.
+    ``priority_alpha`` 0 is uniform sampling; > 0 samples positions in proportion to
+    ``priority ** alpha`` with importance weights ``(N * P) ** -beta``.
+    ``reanalyse_fraction`` of each batch gets fresh policy targets from a search with the
+    latest network.
+    """
+
+    capacity_positions: int = 100_000
+    td_steps: int = -1
+    discount: float = 1.0
+    priority_alpha: float = 0.0
+    priority_beta: float = 1.0
+    reanalyse_fraction: float = 0.0
+    min_positions: int = 1_000
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Optimisation: batch size, Adam with weight decay, warm-up then cosine decay."""
+
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    final_learning_rate: float = 3e-4
+    warmup_steps: int = 100
+    decay_steps: int = 20_000
+    weight_decay: float = 1e-4
+    max_grad_norm: float = 5.0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """The loop around actors and learner: budget, throttling, sync, checkpoints, evaluation.
+
+    ``samples_per_position`` is the target ratio of training samples (batch rows) per
+    self-play position generated; the faster side waits for the slower one, within
+    ``ratio_slack_positions`` positions. ``max_steps`` 0 / ``max_minutes`` 0 mean unlimited
+    (the other one bounds the run).
+    """
+
+    seed: int = 0
+    max_steps: int = 0
+    max_minutes: float = 0.0
+    backend: str = "local"
+    samples_per_position: float = 4.0
+    ratio_slack_positions: int = 2_000
+    weight_sync_steps: int = 25
+    checkpoint_minutes: float = 2.0
+    keep_checkpoints: int = 3
+    eval_minutes: float = 1.0
+    eval_games: int = 20
+    eval_sims: int = 0
+    log_every_steps: int = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; written to ``config.toml`` and into each checkpoint."""
+
+    game: GameConfig = field(default_factory=GameConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    actor: ActorConfig = field(default_factory=ActorConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunConfig))
+
+
+# ----------------------------------------------------------------------------- presets
+
+def preset(game_name: str) -> RunConfig:
+    """The tuned starting config of a game (shared defaults for games without a preset)."""
+    base = RunConfig(game=GameConfig(name=game_name), network=NetworkConfig.for_game(game_name))
+    if game_name == "tictactoe":
+        return dataclasses.replace(
+            base,
+            network=NetworkConfig.for_game(game_name),
+            loss=LossConfig(unroll_steps=5),
+            search=dataclasses.replace(SearchConfig(), num_simulations=25, dirichlet_alpha=1.0,
+                                       dirichlet_fraction=0.25, gumbel_max_actions=9),
+            actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=9,
+                              final_temperature=0.0, max_moves=9,
+                              random_opening_fraction=0.25, random_opening_moves=2),
+            replay=ReplayConfig(capacity_positions=40_000, td_steps=-1,
+                                min_positions=500),
+            learner=LearnerConfig(batch_size=256, learning_rate=3e-3, final_learning_rate=3e-4,
+                                  warmup_steps=50, decay_steps=6_000, weight_decay=1e-4),
+            trainer=TrainerConfig(samples_per_position=6.0, ratio_slack_positions=3_000,
+                                  weight_sync_steps=20, checkpoint_minutes=1.0, eval_minutes=1.0,
+                                  eval_games=20, eval_sims=25),
+        )
+    if game_name == "connect_four":
+        return dataclasses.replace(
+            base,
+            network=NetworkConfig.for_game(game_name),
+            loss=LossConfig(unroll_steps=5),
+            search=dataclasses.replace(SearchConfig(), num_simulations=50, dirichlet_alpha=1.0,
+                                       dirichlet_fraction=0.25, gumbel_max_actions=7),
+            actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=12,
+                              final_temperature=0.0, max_moves=42,
+                              random_opening_fraction=0.1, random_opening_moves=2),
+            replay=ReplayConfig(capacity_positions=200_000, td_steps=-1,
+                                min_positions=5_000),
+            learner=LearnerConfig(batch_size=256, learning_rate=2e-3, final_learning_rate=2e-4,
+                                  warmup_steps=200, decay_steps=100_000, weight_decay=1e-4),
+            trainer=TrainerConfig(samples_per_position=4.0, ratio_slack_positions=10_000,
+                                  weight_sync_steps=50, checkpoint_minutes=5.0, eval_minutes=5.0,
+                                  eval_games=20, eval_sims=50),
+        )
+    return base
+
+
+# ----------------------------------------------------------------------------- conversion
+
+def to_dict(config: RunConfig) -> dict[str, dict[str, Any]]:
+    """Plain nested dict (tuples as lists): what goes into TOML and checkpoints."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        return value
+
+    return {name: {f.name: plain(getattr(getattr(config, name), f.name))
+                   for f in dataclasses.fields(getattr(config, name))}
+            for name in SECTIONS}
+
+
+def from_dict(data: dict[str, Any], base: RunConfig | None = None, source: str = "config") -> RunConfig:
+    """Apply a nested dict over ``base`` (default: the preset of its game), type-checked."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: expected a table of sections")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise UsageError(f"{source}: unknown section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
+    if base is None:
+        game = data.get("game", {}).get("name", GameConfig().name) if isinstance(data.get("game"), dict) else GameConfig().name
+        base = preset(str(game))
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise UsageError(f"{source}: [{section}] must be a table")
+        for key, value in values.items():
+            base = _set_field(base, section, key, value, source)
+    return base
+
+
+def _set_field(config: RunConfig, section: str, key: str, value: Any, source: str) -> RunConfig:
+    section_value = getattr(config, section)
+    hints = typing.get_type_hints(type(section_value))
+    if key not in hints or key not in {f.name for f in dataclasses.fields(section_value)}:
+        known = ", ".join(f.name for f in dataclasses.fields(section_value))
+        raise UsageError(f"{source}: unknown key {section}.{key} (known: {known})")
+    checked = _coerce(value, hints[key], f"{section}.{key}", source)
+    try:
+        new_section = dataclasses.replace(section_value, **{key: checked})
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"{source}: {section}.{key}: {error}") from None
+    return dataclasses.replace(config, **{section: new_section})
+
+
+def _coerce(value: Any, hint: Any, name: str, source: str) -> Any:
+    """``value`` as the annotated type ``hint``, or UsageError naming the key."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, name, source)
+            except UsageError as error:
+                errors.append(str(error))
+        raise UsageError(errors[0] if errors else f"{source}: {name}: bad value {value!r}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise UsageError(f"{source}: {name} expects true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UsageError(f"{source}: {name} expects an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise UsageError(f"{source}: {name} expects a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise UsageError(f"{source}: {name} expects a string, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise UsageError(f"{source}: {name} expects a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(item, args[0], name, source) for item in value)
+        if len(value) != len(args):
+            raise UsageError(f"{source}: {name} expects {len(args)} values, got {len(value)}")
+        return tuple(_coerce(item, arg, name, source) for item, arg in zip(value, args))
+    if hint is dict or origin is dict:
+        if isinstance(value, dict):
+            return dict(value)
+        raise UsageError(f"{source}: {name} expects a table, got {value!r}")
+    if hint is list or origin is list:
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        raise UsageError(f"{source}: {name} expects a list, got {value!r}")
+    return value  # an annotation we do not check (Any): keep the parsed TOML value
+
+
+# ----------------------------------------------------------------------------- TOML
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '"none"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if math.isfinite(value) else ('inf' if value > 0 else '-inf') if not math.isnan(value) else 'nan'
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def to_toml(config: RunConfig) -> str:
+    """The config as TOML text (None is written as "none", which reads back as None)."""
+    lines = ["# ponder run config: every knob of this run (read back by --resume and --config)"]
+    for section, values in to_dict(config).items():
+        lines.append(f"\n[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_toml(config: RunConfig, path: Path) -> None:
+    """Write ``config`` to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(to_toml(config))
+    temporary.replace(path)
+
+
+def read_toml(path: Path, base: RunConfig | None = None) -> RunConfig:
+    """Read a TOML config over ``base`` (default: the preset of the game it names)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read config file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path} is not valid TOML: {error}") from None
+    return from_dict(data, base, source=str(path))
+
+
+def apply_overrides(config: RunConfig, assignments: list[str] | tuple[str, ...]) -> RunConfig:
+    """Apply ``section.key=value`` strings (values in TOML syntax; bare words are strings)."""
+    for assignment in assignments:
+        if "=" not in assignment:
+            raise UsageError(f"--set {assignment!r}: expected section.key=value")
+        dotted, text = assignment.split("=", 1)
+        parts = dotted.strip().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise UsageError(f"--set {assignment!r}: expected section.key=value, e.g. learner.batch_size=128")
+        section, key = parts
+        if section not in SECTIONS:
+            raise UsageError(f"--set {assignment!r}: unknown section {section!r} (sections: {', '.join(SECTIONS)})")
+        text = text.strip()
+        try:
+            value = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare word such as gumbel or cpu
+        config = _set_field(config, section, key, value, "--set")
+    return config

@@ -1,0 +1,309 @@
+"""Replay memory: finished self-play games in numpy arrays, K-step unroll targets, persistence.
+
+The learner trains on positions sampled from here. Each sampled row is a position t of a
+stored game plus the K actions played after it and, for unroll steps k = 0..K, the
+targets the network must predict at t+k:
+
+- value: the n-step return from the view of the player to move at t+k (board games with
+  ``td_steps < 0``: the final outcome from that player's view). The sign follows who is to
+  move: a reward earned by the opponent counts negatively (design.md's sign convention).
+- reward: the reward of the action taken at t+k-1, from the view of the player who took it.
+- policy: the search policy stored by the actor (or refreshed by reanalyse).
+
+Past the end of a game the position is absorbing: value and reward targets are 0, the
+policy is masked out, and the unrolled actions are uniformly random (as in MuZero).
+Memory is bounded by ``capacity_positions``: the oldest games go first. The whole memory
+saves to one ``.npz`` in the run folder's ``replay/`` atomically, so a resumed run keeps it.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPLAY_FILE = "games.npz"
+_PRIORITY_EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class GameHistory:
+    """One finished self-play game; T = number of stored (non-terminal) positions.
+
+    observations: float32 [T, C, H, W], planes from the view of the player to move.
+    actions:      int64 [T], the action played at each position.
+    rewards:      float32 [T], reward of ``actions[t]`` from the view of the player who played it.
+    to_play:      int8 [T], index (0/1) of the player to move at each position.
+    policies:     float32 [T, A], the search policy (training target).
+    root_values:  float32 [T], the search value from the view of the player to move.
+    legal_masks:  bool [T, A].
+    opening:      int64 [S], random opening plies played before position 0 (not trained on),
+                  kept so that a position can be rebuilt from the initial state (reanalyse).
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    to_play: np.ndarray
+    policies: np.ndarray
+    root_values: np.ndarray
+    legal_masks: np.ndarray
+    opening: np.ndarray
+
+    @property
+    def length(self) -> int:
+        return int(self.actions.shape[0])
+
+    def action_prefix(self, position: int) -> list[int]:
+        """Actions from the initial state up to (not including) stored position ``position``."""
+        return [*self.opening.tolist(), *self.actions[:position].tolist()]
+
+
+@dataclass(frozen=True)
+class UnrollBatch:
+    """B sampled positions with K-step unroll targets (the learner's input).
+
+    observations:  float32 [B, C, H, W] at position t.
+    actions:       int64 [B, K], actions t..t+K-1 (uniform random past the game end).
+    target_value:  float32 [B, K+1], value target at t+k (0 past the end).
+    target_reward: float32 [B, K+1], reward of the action into t+k (index 0 is unused, 0).
+    target_policy: float32 [B, K+1, A], search policy at t+k (zeros past the end).
+    policy_mask:   float32 [B, K+1], 1 where t+k is a real non-terminal position.
+    value_mask:    float32 [B, K+1], 1 where the value/reward target is defined (t+k <= T).
+    weights:       float32 [B], importance-sampling weights (1 for uniform sampling).
+    game_ids:      int64 [B] and positions: int64 [B], where each row came from.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    target_value: np.ndarray
+    target_reward: np.ndarray
+    target_policy: np.ndarray
+    policy_mask: np.ndarray
+    value_mask: np.ndarray
+    weights: np.ndarray
+    game_ids: np.ndarray
+    positions: np.ndarray
+
+
+def value_targets(game: GameHistory, td_steps: int, discount: float, two_player: bool) -> np.ndarray:
+    """float32 [T]: the value target of each position, from the view of its player to move.
+
+    z_t = sum_{i<n} discount^i * s(t, t+i) * r_{t+i} + discount^n * s(t, t+n) * v_{t+n},
+    where s(a, b) is +1 if the same player is to move at a and b, else -1 (always +1 for
+    one-player games), and n = td_steps, or the rest of the game if ``td_steps < 0``.
+    """
+    length = game.length
+    rewards = game.rewards.astype(np.float64)
+    players = game.to_play.astype(np.int64)
+    targets = np.zeros(length, dtype=np.float32)
+    for t in range(length):
+        horizon = length if td_steps < 0 else min(length, t + td_steps)
+        total = 0.0
+        for i, step in enumerate(range(t, horizon)):
+            sign = 1.0 if (not two_player or players[step] == players[t]) else -1.0
+            total += (discount ** i) * sign * rewards[step]
+        if horizon < length:
+            sign = 1.0 if (not two_player or players[horizon] == players[t]) else -1.0
+            total += (discount ** (horizon - t)) * sign * float(game.root_values[horizon])
+        targets[t] = total
+    return targets
+
+
+class Replay:
+    """Bounded store of finished games with uniform or prioritised sampling of positions.
+
+    A plain class (no processes, no torch): the trainer feeds it games and the learner
+    samples from it, wherever they run.
+    """
+
+    def __init__(self, capacity_positions: int, unroll_steps: int, td_steps: int = -1,
+                 discount: float = 1.0, two_player: bool = True, priority_alpha: float = 0.0,
+                 priority_beta: float = 1.0) -> None:
+        if capacity_positions <= 0 or unroll_steps < 0:
+            raise ValueError("capacity_positions must be > 0 and unroll_steps >= 0")
+        self.capacity_positions = capacity_positions
+        self.unroll_steps = unroll_steps
+        self.td_steps = td_steps
+        self.discount = discount
+        self.two_player = two_player
+        self.priority_alpha = priority_alpha
+        self.priority_beta = priority_beta
+        self._games: OrderedDict[int, GameHistory] = OrderedDict()
+        self._values: dict[int, np.ndarray] = {}
+        self._priorities: dict[int, np.ndarray] = {}
+        self._next_game_id = 0
+        self.num_positions = 0
+        self.games_added = 0
+        self.positions_added = 0
+        self._flat: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ storing
+    def __len__(self) -> int:
+        return len(self._games)
+
+    def add_game(self, game: GameHistory) -> int:
+        """Store a finished game (dropping the oldest beyond capacity); returns its id."""
+        if game.length == 0:
+            return -1
+        game_id = self._next_game_id
+        self._next_game_id += 1
+        self._store(game_id, game)
+        self.games_added += 1
+        self.positions_added += game.length
+        self._evict()
+        return game_id
+
+    def _store(self, game_id: int, game: GameHistory, priorities: np.ndarray | None = None) -> None:
+        targets = value_targets(game, self.td_steps, self.discount, self.two_player)
+        self._games[game_id] = game
+        self._values[game_id] = targets
+        if priorities is None:
+            priorities = np.abs(game.root_values - targets).astype(np.float32) + _PRIORITY_EPSILON
+        self._priorities[game_id] = priorities.astype(np.float32)
+        self.num_positions += game.length
+        self._flat = None
+
+    def _evict(self) -> None:
+        while self.num_positions > self.capacity_positions and len(self._games) > 1:
+            game_id, game = self._games.popitem(last=False)
+            del self._values[game_id], self._priorities[game_id]
+            self.num_positions -= game.length
+            self._flat = None
+
+    def game(self, game_id: int) -> GameHistory | None:
+        """The stored game of that id, or None once it was evicted."""
+        return self._games.get(game_id)
+
+    # ------------------------------------------------------------------ sampling
+    def _flat_index(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._flat is None:
+            ids = np.concatenate([np.full(g.length, gid, dtype=np.int64) for gid, g in self._games.items()])
+            positions = np.concatenate([np.arange(g.length, dtype=np.int64) for g in self._games.values()])
+            self._flat = (ids, positions)
+        return self._flat
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> UnrollBatch:
+        """B positions (uniform, or by priority ** alpha) with their K-step unroll targets."""
+        if self.num_positions == 0:
+            raise ValueError("sample() from an empty replay")
+        ids, positions = self._flat_index()
+        count = ids.shape[0]
+        if self.priority_alpha > 0:
+            priorities = np.concatenate([self._priorities[gid] for gid in self._games]) ** self.priority_alpha
+            probabilities = priorities / priorities.sum()
+            chosen = rng.choice(count, size=batch_size, p=probabilities)
+            weights = (count * probabilities[chosen]) ** (-self.priority_beta)
+            weights = (weights / weights.max()).astype(np.float32)
+        else:
+            chosen = rng.integers(0, count, size=batch_size)
+            weights = np.ones(batch_size, dtype=np.float32)
+        return self.make_batch(ids[chosen], positions[chosen], weights, rng)
+
+    def make_batch(self, game_ids: np.ndarray, positions: np.ndarray, weights: np.ndarray,
+                   rng: np.random.Generator) -> UnrollBatch:
+        """The unroll targets of the given (game id, position) rows."""
+        K = self.unroll_steps
+        first = self._games[int(game_ids[0])]
+        num_actions = first.policies.shape[1]
+        B = len(game_ids)
+        observations = np.empty((B, *first.observations.shape[1:]), dtype=np.float32)
+        actions = rng.integers(0, num_actions, size=(B, K)).astype(np.int64)
+        target_value = np.zeros((B, K + 1), dtype=np.float32)
+        target_reward = np.zeros((B, K + 1), dtype=np.float32)
+        target_policy = np.zeros((B, K + 1, num_actions), dtype=np.float32)
+        policy_mask = np.zeros((B, K + 1), dtype=np.float32)
+        value_mask = np.zeros((B, K + 1), dtype=np.float32)
+        for row, (gid, t) in enumerate(zip(game_ids.tolist(), positions.tolist())):
+            game = self._games[gid]
+            length = game.length
+            observations[row] = game.observations[t]
+            end = min(t + K + 1, length)          # real positions t .. end-1
+            real = end - t
+            target_value[row, :real] = self._values[gid][t:end]
+            target_policy[row, :real] = game.policies[t:end]
+            policy_mask[row, :real] = 1.0
+            # value/reward defined up to and including the terminal position T
+            defined = min(K + 1, length - t + 1)
+            value_mask[row, :defined] = 1.0
+            steps = min(K, length - t)
+            actions[row, :steps] = game.actions[t:t + steps]
+            target_reward[row, 1:steps + 1] = game.rewards[t:t + steps]
+        return UnrollBatch(observations, actions, target_value, target_reward, target_policy,
+                           policy_mask, value_mask, weights, np.asarray(game_ids, dtype=np.int64),
+                           np.asarray(positions, dtype=np.int64))
+
+    def update_priorities(self, game_ids: np.ndarray, positions: np.ndarray, priorities: np.ndarray) -> None:
+        """Set new priorities (e.g. |predicted value - target|) for rows still stored."""
+        for gid, t, priority in zip(game_ids.tolist(), positions.tolist(), priorities.tolist()):
+            stored = self._priorities.get(gid)
+            if stored is not None:
+                stored[t] = abs(priority) + _PRIORITY_EPSILON
+
+    def update_search(self, game_id: int, position: int, policy: np.ndarray, root_value: float) -> None:
+        """Replace a position's policy target and search value (reanalyse), if still stored."""
+        game = self._games.get(game_id)
+        if game is None:
+            return
+        game.policies[position] = policy
+        game.root_values[position] = root_value
+        if self.td_steps >= 0:
+            self._values[game_id] = value_targets(game, self.td_steps, self.discount, self.two_player)
+
+    # ------------------------------------------------------------------ statistics
+    def game_lengths(self) -> np.ndarray:
+        return np.array([g.length for g in self._games.values()], dtype=np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: Path) -> Path:
+        """Write every stored game to ``folder/games.npz`` atomically; returns the path."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / REPLAY_FILE
+        temporary = folder / (REPLAY_FILE + ".tmp")
+        games = list(self._games.values())
+        arrays: dict[str, np.ndarray] = {
+            "counters": np.array([self._next_game_id, self.games_added, self.positions_added], dtype=np.int64),
+            "game_ids": np.array(list(self._games), dtype=np.int64),
+            "lengths": np.array([g.length for g in games], dtype=np.int64),
+            "opening_lengths": np.array([g.opening.shape[0] for g in games], dtype=np.int64),
+        }
+        if games:
+            for name in ("observations", "actions", "rewards", "to_play", "policies", "root_values",
+                         "legal_masks", "opening"):
+                arrays[name] = np.concatenate([getattr(g, name) for g in games])
+            arrays["priorities"] = np.concatenate([self._priorities[gid] for gid in self._games])
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        return path
+
+    def load(self, folder: Path) -> bool:
+        """Replace the contents with ``folder/games.npz``; False if there is no such file."""
+        path = Path(folder) / REPLAY_FILE
+        if not path.exists():
+            return False
+        with np.load(path, allow_pickle=False) as data:
+            counters = data["counters"]
+            lengths = data["lengths"]
+            self._games.clear(), self._values.clear(), self._priorities.clear()
+            self.num_positions = 0
+            self._flat = None
+            if lengths.size:
+                splits = np.cumsum(lengths)[:-1]
+                opening_splits = np.cumsum(data["opening_lengths"])[:-1]
+                parts = {name: np.split(data[name], splits) for name in
+                         ("observations", "actions", "rewards", "to_play", "policies", "root_values",
+                          "legal_masks", "priorities")}
+                openings = np.split(data["opening"], opening_splits)
+                for index, gid in enumerate(data["game_ids"].tolist()):
+                    game = GameHistory(**{name: parts[name][index].copy() for name in parts if name != "priorities"},
+                                       opening=openings[index].copy())
+                    self._store(gid, game, parts["priorities"][index].copy())
+            self._next_game_id, self.games_added, self.positions_added = (int(x) for x in counters)
+        self._evict()
+        return True
