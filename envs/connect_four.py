@@ -53,6 +53,10 @@ class ConnectFourState(State):
             return np.zeros(COLUMNS, dtype=bool)
         return np.array([height < ROWS for height in self.heights], dtype=bool)
 
+    def open_mask(self) -> np.ndarray:
+        """bool [7]: the columns with room, even once the game is over (PettingZoo's env mask)."""
+        return np.array([height < ROWS for height in self.heights], dtype=bool)
+
     def planes(self) -> np.ndarray:
         return self.planes_for(self.to_play)
 

@@ -51,8 +51,10 @@ class NativeBoardEnv(AECEnv):
     def observe(self, agent):
         player = self.possible_agents.index(agent)
         observation = self.state.planes_for(player).transpose(1, 2, 0).astype(np.int8)
-        if agent == self.agent_selection and not self.state.is_terminal():
-            action_mask = self.state.legal_mask().astype(np.int8)
+        if agent == self.agent_selection:
+            # PettingZoo classic keeps showing the open cells after the game ends; so do we.
+            open_mask = getattr(self.state, "open_mask", self.state.legal_mask)
+            action_mask = open_mask().astype(np.int8)
         else:
             action_mask = np.zeros(self.game.num_actions, dtype=np.int8)
         return {"observation": observation, "action_mask": action_mask}

@@ -50,6 +50,10 @@ class TicTacToeState(State):
             return np.zeros(9, dtype=bool)
         return _BIT_PLANES[FULL_BOARD & ~(self.stones[0] | self.stones[1])].astype(bool)
 
+    def open_mask(self) -> np.ndarray:
+        """bool [9]: the empty squares, even once the game is over (PettingZoo's env mask)."""
+        return _BIT_PLANES[FULL_BOARD & ~(self.stones[0] | self.stones[1])].astype(bool)
+
     def planes(self) -> np.ndarray:
         return self.planes_for(self.to_play)
 
