@@ -191,25 +191,6 @@ def expected_win_block_mistake_rate(pons_set: PonsSet, game: Game) -> float:
 # --- tic-tac-toe -------------------------------------------------------------------------------------
 
 
-def reachable_positions(game: Game) -> list[State]:
-    """Every reachable non-terminal position of a small game, one per ``key``, breadth-first."""
-    seen = {game.initial_state().key()}
-    frontier = [game.initial_state()]
-    positions: list[State] = []
-    while frontier:
-        next_frontier = []
-        for state in frontier:
-            positions.append(state)
-            for action in state.legal_actions():
-                child = state.play(action)
-                if child.is_terminal() or child.key() in seen:
-                    continue
-                seen.add(child.key())
-                next_frontier.append(child)
-        frontier = next_frontier
-    return positions
-
-
 @dataclass(frozen=True)
 class PerfectPlayTable:
     """For P positions: the states and, per position, the value-preserving actions.
@@ -223,15 +204,15 @@ class PerfectPlayTable:
     values: np.ndarray
 
 
-def tictactoe_perfect_table(game: Game) -> PerfectPlayTable:
+def tictactoe_perfect_table() -> PerfectPlayTable:
     """Every reachable non-terminal tic-tac-toe position with its optimal moves, from the envs solver."""
-    from envs.tictactoe_solver import optimal_actions, solve_value
+    from envs.tictactoe_solver import game_value, optimal_actions, reachable_positions
 
-    states = reachable_positions(game)
-    optimal = np.zeros((len(states), game.num_actions), dtype=bool)
+    states = reachable_positions()
+    optimal = np.zeros((len(states), 9), dtype=bool)
     for row, state in enumerate(states):
-        optimal[row, list(optimal_actions(state))] = True
-    values = np.array([solve_value(state) for state in states], dtype=np.float64)
+        optimal[row, sorted(optimal_actions(state))] = True
+    values = np.array([game_value(state) for state in states], dtype=np.float64)
     return PerfectPlayTable(states=tuple(states), optimal=optimal, values=values)
 
 

@@ -5,7 +5,8 @@ import pytest
 from envs import get_game
 from selfplay.accuracy import (
     PONS_SETS, evaluate_pons_set, expected_random_mistake_rate, expected_random_not_exact_rate,
-    expected_win_block_mistake_rate, judge_moves, load_pons_set, load_pons_sets, reachable_positions,
+    expected_win_block_mistake_rate, judge_moves, load_pons_set, load_pons_sets, optimal_move_rate,
+    tictactoe_perfect_table,
 )
 
 # The data README's table: (labelled rows, uniform random %, win/block %, random not exact-optimal %).
@@ -103,9 +104,19 @@ def test_perfect_chooser_makes_no_mistakes_and_subsampling_is_seeded(pons_sets, 
     assert evaluate_pons_set(pons_set, worst, connect_four, positions=100, seed=3).mistake_rate > 0.3
 
 
-def test_tictactoe_reachable_positions():
-    positions = reachable_positions(get_game("tictactoe"))
-    # 5,478 legal positions, 958 of them terminal.
-    assert len(positions) == 4520
-    assert len({state.key() for state in positions}) == 4520
-    assert not any(state.is_terminal() for state in positions)
+def test_tictactoe_optimal_move_rate():
+    table = tictactoe_perfect_table()
+    assert len(table.states) == 4520 and table.optimal.shape == (4520, 9)
+    assert table.optimal.any(axis=1).all()
+    assert not (table.optimal & ~np.stack([s.legal_mask() for s in table.states])).any()
+    assert table.values[0] == 0  # the empty board is a draw
+
+    def first_optimal(states):
+        index = {state.key(): row for row, state in enumerate(table.states)}
+        return [int(np.argmax(table.optimal[index[state.key()]])) for state in states]
+
+    assert optimal_move_rate(table, first_optimal) == 1.0
+    rng = np.random.default_rng(0)
+    random_rate = optimal_move_rate(table, lambda states: [int(rng.choice(s.legal_actions())) for s in states])
+    expected = np.mean(table.optimal.sum(axis=1) / np.stack([s.legal_mask() for s in table.states]).sum(axis=1))
+    assert 0.3 < expected < 0.95 and abs(random_rate - expected) < 0.03
