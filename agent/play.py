@@ -82,11 +82,12 @@ class AgentOpponent:
         self.sims = sims
 
     def analyse(self, state) -> Analysis:
-        from mcts import SearchConfig
+        from mcts.config import SearchConfig
 
         # No root noise and no Gumbel noise: in play the agent shows its best judgement.
+        # 0 simulations is the policy-only agent, which Agent.act takes as the int 0.
         search = SearchConfig(num_simulations=self.sims, root=self.root, gumbel_noise=False,
-                              dirichlet_fraction=0.0)
+                              dirichlet_fraction=0.0) if self.sims > 0 else 0
         result = self.agent.act([state], search, temperature=0.0, rng=self._rng)
         return analysis_from_act(self.game, state, result, self.sims)
 
