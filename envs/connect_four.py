@@ -22,6 +22,22 @@ TOP_BITS = tuple(1 << (c * 7 + ROWS - 1) for c in range(COLUMNS))
 BOTTOM_BITS = tuple(1 << (c * 7) for c in range(COLUMNS))
 
 
+
+def _windows() -> tuple[int, ...]:
+    windows = []
+    for column in range(COLUMNS):
+        for height in range(ROWS):
+            for d_column, d_height in ((1, 0), (0, 1), (1, 1), (1, -1)):
+                cells = [(column + k * d_column, height + k * d_height) for k in range(4)]
+                if all(0 <= c < COLUMNS and 0 <= h < ROWS for c, h in cells):
+                    windows.append(sum(1 << (c * 7 + h) for c, h in cells))
+    return tuple(windows)
+
+
+WINDOWS = _windows()  # the 69 lines of four cells, as bitmasks
+WINDOW_WEIGHTS = (0.0, 0.2, 1.0, 4.0, 0.0)  # by stones of one colour in an otherwise empty window
+
+
 def has_four(bits: int) -> bool:
     """True if the bitboard holds four in a row in any direction."""
     for shift in (1, 7, 6, 8):
@@ -94,6 +110,56 @@ class ConnectFourState(State):
 
     def threat_actions(self) -> list[int]:
         return self._wins_for(1 - self.to_play)
+
+    def rollout_winner(self, rng) -> int | None:
+        """Play uniformly random moves to the end on plain ints; the winner (None: draw).
+
+        ``rng`` is a ``random.Random``. This is the inner loop of `rollout-mcts`, so it
+        avoids State objects and numpy entirely.
+        """
+        if self._terminal:
+            return self._winner
+        stones = [self.stones[0], self.stones[1]]
+        heights = list(self.heights)
+        open_columns = [column for column in range(COLUMNS) if heights[column] < ROWS]
+        player = self.to_play
+        plies = len(self.history)
+        random = rng.random
+        while True:
+            column = open_columns[int(random() * len(open_columns))]
+            bits = stones[player] | 1 << (column * 7 + heights[column])
+            stones[player] = bits
+            heights[column] += 1
+            if heights[column] == ROWS:
+                open_columns.remove(column)
+            pairs = bits & (bits >> 7)
+            if pairs & (pairs >> 14):
+                return player
+            pairs = bits & (bits >> 1)
+            if pairs & (pairs >> 2):
+                return player
+            pairs = bits & (bits >> 6)
+            if pairs & (pairs >> 12):
+                return player
+            pairs = bits & (bits >> 8)
+            if pairs & (pairs >> 16):
+                return player
+            plies += 1
+            if plies == ROWS * COLUMNS:
+                return None
+            player ^= 1
+
+    def evaluate(self) -> float:
+        """A cheap static value in (-1, 1) for the player to move: open windows of 2 and 3."""
+        own, other = self.stones[self.to_play], self.stones[1 - self.to_play]
+        score = 0.0
+        for window in WINDOWS:
+            mine, theirs = (own & window).bit_count(), (other & window).bit_count()
+            if theirs == 0 and mine:
+                score += WINDOW_WEIGHTS[mine]
+            elif mine == 0 and theirs:
+                score -= WINDOW_WEIGHTS[theirs]
+        return float(np.tanh(score / 20.0))
 
     def key(self) -> Hashable:
         return self.stones
