@@ -1,0 +1,127 @@
+"""Typed configs of the agent: network sizes (`NetworkConfig`) and the training loss (`LossConfig`).
+
+Both are frozen dataclasses so that a config can be hashed, written into a checkpoint
+(`to_dict`) and read back (`from_dict`) without surprises. Presets live here as classmethods
+so that every command builds the same network for a game: `NetworkConfig.for_game(name)`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+ACTION_ENCODINGS = ("auto", "board", "column", "embedding")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Sizes and options of the MuZero network (h, g, f).
+
+    The hidden state is ``[channels, H, W]`` on the game's board, min-max scaled to [0, 1]
+    per sample. Values and rewards are tanh scalars in [-1, 1] when their support is 0
+    (board games); a support ``S > 0`` makes the head a categorical distribution over the
+    integers ``-S..S`` of the h(x)-transformed scalar (games with large rewards).
+
+    ``action_encoding`` says how g sees the action: ``board`` a one-hot plane on the board
+    (A == H*W, plus a pass plane when A == H*W + 1), ``column`` the action's whole column
+    set to 1 (A == W, Connect Four), ``embedding`` a learned vector of
+    ``action_embedding_planes`` planes broadcast over the board (any A), and ``auto`` picks
+    the first of those that fits the game.
+    """
+
+    channels: int = 32
+    representation_blocks: int = 3
+    dynamics_blocks: int = 2
+    prediction_blocks: int = 1
+    policy_head_channels: int = 4
+    value_head_channels: int = 2
+    head_hidden: int = 64
+    value_support: int = 0
+    reward_support: int = 0
+    action_encoding: str = "auto"
+    action_embedding_planes: int = 4
+    projection_dim: int = 0  # > 0 adds EfficientZero-style projection/predictor heads
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "head_hidden", "policy_head_channels", "value_head_channels",
+                     "action_embedding_planes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"network {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("representation_blocks", "dynamics_blocks", "prediction_blocks",
+                     "value_support", "reward_support", "projection_dim"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"network {name} must be >= 0, got {getattr(self, name)}")
+        if self.action_encoding not in ACTION_ENCODINGS:
+            raise ValueError(f"network action_encoding must be one of {', '.join(ACTION_ENCODINGS)}, "
+                             f"got {self.action_encoding!r}")
+
+    @classmethod
+    def tiny(cls) -> "NetworkConfig":
+        """Tic-tac-toe: fast on one CPU thread, still enough capacity to play it perfectly."""
+        return cls(channels=32, representation_blocks=2, dynamics_blocks=1, prediction_blocks=0,
+                   head_hidden=32)
+
+    @classmethod
+    def connect_four(cls) -> "NetworkConfig":
+        """Connect Four: 6 residual blocks of 64 channels in the representation tower."""
+        return cls(channels=64, representation_blocks=6, dynamics_blocks=2, prediction_blocks=1,
+                   head_hidden=64)
+
+    @classmethod
+    def default(cls) -> "NetworkConfig":
+        """Any other game: a small network to start from."""
+        return cls()
+
+    @classmethod
+    def for_game(cls, game_name: str) -> "NetworkConfig":
+        """The preset of a game by its registry name (the default for unknown games)."""
+        presets = {"tictactoe": cls.tiny, "connect_four": cls.connect_four}
+        return presets.get(game_name, cls.default)()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (ints and strings only) for checkpoints and TOML."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "NetworkConfig":
+        """Inverse of `to_dict`; ValueError on unknown keys or bad values."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown network config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and switches of the K-step unrolled MuZero loss (`agent.losses`).
+
+    Weight decay (L2) is not part of the loss: give it to the optimizer
+    (``torch.optim.SGD(..., weight_decay=1e-4)`` or AdamW), which applies it to every
+    parameter without a second pass over them.
+    """
+
+    unroll_steps: int = 5                 # K
+    policy_weight: float = 1.0
+    value_weight: float = 1.0
+    reward_weight: float = 1.0
+    hidden_gradient_scale: float = 0.5    # gradient scale into the hidden state per dynamics step
+    consistency: bool = False             # EfficientZero self-supervised consistency loss
+    consistency_weight: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.unroll_steps < 0:
+            raise ValueError(f"unroll_steps must be >= 0, got {self.unroll_steps}")
+        if not 0.0 <= self.hidden_gradient_scale <= 1.0:
+            raise ValueError(f"hidden_gradient_scale must be in [0, 1], got {self.hidden_gradient_scale}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "LossConfig":
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown loss config keys: {', '.join(unknown)}")
+        return cls(**values)

@@ -1,0 +1,154 @@
+"""The K-step unrolled MuZero training loss.
+
+From the observation at the start of a sampled window, h gives the root hidden state; g is
+then applied K times with the actions actually played. At every step k = 0..K the policy
+is fitted to the search policy (visit distribution, or Gumbel's improved policy), the value
+to the value target, and at k >= 1 the reward of the transition into step k. As in the
+paper, the recurrent steps' losses are scaled by 1/K and the gradient flowing back into
+the hidden state is halved at each dynamics step, so that the unroll neither dominates the
+representation nor explodes. Weight decay is the optimizer's job (see `LossConfig`).
+
+Sign conventions follow design.md: values from the view of the player to move at that
+step, rewards from the view of the player who took the action.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from agent.config import LossConfig
+from agent.networks import MuZeroNetwork
+from agent.support import scalar_to_probabilities
+
+
+@dataclass(frozen=True)
+class UnrollBatch:
+    """One training batch of N windows of K steps (torch tensors on the network's device).
+
+    - ``observations`` float ``[N, C, H, W]``: planes at the window's first position.
+    - ``actions`` int ``[N, K]``: actions played from there (any legal id past the game end).
+    - ``target_policies`` float ``[N, K+1, A]``: search policy per step (rows sum to 1; zeros
+      where there is no target, e.g. the terminal position).
+    - ``target_values`` float ``[N, K+1]``: value targets, view of the player to move.
+    - ``target_rewards`` float ``[N, K]``: reward of the transition into step k+1, view of the mover.
+    - ``masks`` float ``[N, K+1]``: 1 where step k is a real position of the game (the
+      terminal position included), 0 past the end; masked steps contribute nothing.
+    - ``weights`` float ``[N]`` or None: importance weights of prioritised replay.
+    - ``target_observations`` float ``[N, K, C, H, W]`` or None: planes of the real
+      positions after each action, needed only by the consistency loss.
+    """
+
+    observations: torch.Tensor
+    actions: torch.Tensor
+    target_policies: torch.Tensor
+    target_values: torch.Tensor
+    target_rewards: torch.Tensor
+    masks: torch.Tensor
+    weights: torch.Tensor | None = None
+    target_observations: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class LossResult:
+    """The loss of one batch.
+
+    ``total`` is the scalar to backpropagate; ``parts`` holds floats for TensorBoard
+    (``policy``, ``value``, ``reward``, ``consistency``, ``total``, each a batch mean);
+    ``value_errors`` ``[N]`` is |predicted root value - target| (detached), the priority
+    of each sample in prioritised replay.
+    """
+
+    total: torch.Tensor
+    parts: dict[str, float]
+    value_errors: torch.Tensor
+
+
+def scale_gradient(tensor: torch.Tensor, scale: float) -> torch.Tensor:
+    """Identity in the forward pass; multiplies the gradient by ``scale`` in the backward pass."""
+    return tensor * scale + tensor.detach() * (1.0 - scale)
+
+
+def _scalar_loss(network_support: int, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample loss ``[N]``: squared error on tanh scalars, cross-entropy on a support."""
+    if network_support:
+        target_probabilities = scalar_to_probabilities(target, network_support)
+        return -(target_probabilities * F.log_softmax(raw, dim=-1)).sum(dim=-1)
+    return (torch.tanh(raw.squeeze(-1)) - target) ** 2
+
+
+def _policy_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy ``[N]`` of logits to a target distribution."""
+    return -(target * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+def _consistency_loss(network: MuZeroNetwork, predicted_hidden: torch.Tensor,
+                      target_planes: torch.Tensor) -> torch.Tensor:
+    """Per-sample negative cosine similarity ``[N]`` between the unrolled hidden state (through
+    the predictor) and the representation of the real next position (stop-gradient)."""
+    with torch.no_grad():
+        target = network.project(network.represent(target_planes), with_predictor=False)
+    online = network.project(predicted_hidden, with_predictor=True)
+    return -F.cosine_similarity(online, target, dim=-1)
+
+
+def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfig | None = None) -> LossResult:
+    """Unroll ``network`` over ``batch`` and return the weighted loss, its parts and value errors."""
+    config = config or LossConfig()
+    steps = batch.actions.shape[1]
+    if batch.target_policies.shape[1] != steps + 1 or batch.target_values.shape[1] != steps + 1:
+        raise ValueError(f"targets must cover K+1 = {steps + 1} steps, got policies "
+                         f"{tuple(batch.target_policies.shape)} and values {tuple(batch.target_values.shape)}")
+    if config.consistency and batch.target_observations is None:
+        raise ValueError("the consistency loss needs batch.target_observations")
+    masks = batch.masks.to(batch.target_values.dtype)
+    value_support = network.config.value_support
+    reward_support = network.config.reward_support
+
+    hidden = network.represent(batch.observations)
+    logits, raw_value = network.predict(hidden)
+    policy_loss = _policy_loss(logits, batch.target_policies[:, 0]) * masks[:, 0]
+    value_loss = _scalar_loss(value_support, raw_value, batch.target_values[:, 0]) * masks[:, 0]
+    value_errors = (network.value_to_scalar(raw_value.detach()) - batch.target_values[:, 0]).abs()
+    reward_loss = torch.zeros_like(value_loss)
+    consistency_loss = torch.zeros_like(value_loss)
+
+    step_scale = 1.0 / steps if steps else 1.0
+    for step in range(steps):
+        hidden = scale_gradient(hidden, config.hidden_gradient_scale)
+        hidden, raw_reward = network.dynamics(hidden, batch.actions[:, step])
+        logits, raw_value = network.predict(hidden)
+        mask = masks[:, step + 1]
+        step_policy = _policy_loss(logits, batch.target_policies[:, step + 1])
+        step_value = _scalar_loss(value_support, raw_value, batch.target_values[:, step + 1])
+        step_reward = _scalar_loss(reward_support, raw_reward, batch.target_rewards[:, step])
+        policy_loss = policy_loss + scale_gradient(step_policy * mask, step_scale)
+        value_loss = value_loss + scale_gradient(step_value * mask, step_scale)
+        reward_loss = reward_loss + scale_gradient(step_reward * mask, step_scale)
+        if config.consistency:
+            step_consistency = _consistency_loss(network, hidden, batch.target_observations[:, step])
+            consistency_loss = consistency_loss + scale_gradient(step_consistency * mask, step_scale)
+
+    per_sample = (config.policy_weight * policy_loss + config.value_weight * value_loss
+                  + config.reward_weight * reward_loss)
+    if config.consistency:
+        per_sample = per_sample + config.consistency_weight * consistency_loss
+    if batch.weights is not None:
+        per_sample = per_sample * batch.weights
+    total = per_sample.mean()
+    parts = {
+        "policy": float(policy_loss.detach().mean()),
+        "value": float(value_loss.detach().mean()),
+        "reward": float(reward_loss.detach().mean()),
+        "consistency": float(consistency_loss.detach().mean()),
+        "total": float(total.detach()),
+    }
+    return LossResult(total=total, parts=parts, value_errors=value_errors)
+
+
+def unrolled_loss(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfig | None = None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The architecture.md entry point: (total loss tensor, dict of float parts)."""
+    result = compute_losses(network, batch, config)
+    return result.total, result.parts

@@ -1,0 +1,245 @@
+"""The MuZero network: representation h, dynamics g and prediction f, as one torch module.
+
+- h: observation planes ``[N, C, H, W]`` -> hidden state ``[N, channels, H, W]`` (a residual
+  convolution tower), min-max scaled to [0, 1] per sample so that g sees inputs on the same
+  scale at every unroll step.
+- g: hidden state + the action encoded as planes on the board -> next hidden state (scaled
+  the same way) and the reward of the transition, from the view of the player who acted.
+- f: hidden state -> policy logits ``[N, A]`` and value, from the view of the player to move.
+
+Values and rewards are tanh scalars by default; with a categorical support (see
+`agent.support`) the raw head outputs are logits and `*_to_scalar` converts them.
+`initial` and `recurrent` are the two calls the search makes; the loss uses the raw heads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from agent.config import NetworkConfig
+from agent.support import logits_to_scalar
+
+HIDDEN_SCALE_EPSILON = 1e-5
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """What the network needs to know about a game: observation ``(C, H, W)`` and ``A``."""
+
+    observation_shape: tuple[int, int, int]
+    num_actions: int
+
+    @classmethod
+    def of(cls, game: Any) -> "GameSpec":
+        """From a `Game` (or anything with ``observation_shape`` and ``num_actions``)."""
+        if isinstance(game, GameSpec):
+            return game
+        shape = tuple(int(size) for size in game.observation_shape)
+        if len(shape) != 3:
+            raise ValueError(f"observation_shape must be (C, H, W), got {shape}")
+        return cls(observation_shape=shape, num_actions=int(game.num_actions))
+
+
+def scale_hidden(hidden: torch.Tensor) -> torch.Tensor:
+    """Min-max scale each sample of ``hidden [N, ...]`` to [0, 1] (MuZero appendix G)."""
+    flat = hidden.flatten(1)
+    low = flat.min(dim=1, keepdim=True).values
+    high = flat.max(dim=1, keepdim=True).values
+    return ((flat - low) / (high - low + HIDDEN_SCALE_EPSILON)).view_as(hidden)
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN plus the input, then ReLU."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.norm1(self.conv1(x)))
+        out = self.norm2(self.conv2(out))
+        return F.relu(out + x)
+
+
+class ScalarHead(nn.Module):
+    """conv1x1 -> flatten -> MLP -> one raw output (pre-tanh) or 2S+1 support logits."""
+
+    def __init__(self, channels: int, head_channels: int, board_cells: int, hidden: int, outputs: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, head_channels, 1, bias=False)
+        self.norm = nn.BatchNorm2d(head_channels)
+        self.fc1 = nn.Linear(head_channels * board_cells, hidden)
+        self.fc2 = nn.Linear(hidden, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.norm(self.conv(x))).flatten(1)
+        return self.fc2(F.relu(self.fc1(out)))
+
+
+class PolicyHead(nn.Module):
+    """conv1x1 -> flatten -> linear to ``A`` logits."""
+
+    def __init__(self, channels: int, head_channels: int, board_cells: int, num_actions: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, head_channels, 1, bias=False)
+        self.norm = nn.BatchNorm2d(head_channels)
+        self.fc = nn.Linear(head_channels * board_cells, num_actions)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.relu(self.norm(self.conv(x))).flatten(1))
+
+
+def resolve_action_encoding(config: NetworkConfig, spec: GameSpec) -> str:
+    """The concrete encoding for ``auto``; ValueError when a fixed one does not fit the game."""
+    _, height, width = spec.observation_shape
+    cells, actions = height * width, spec.num_actions
+    fits = {"board": actions in (cells, cells + 1), "column": actions == width, "embedding": True}
+    if config.action_encoding == "auto":
+        return next(name for name in ("board", "column", "embedding") if fits[name])
+    if not fits[config.action_encoding]:
+        raise ValueError(f"action_encoding {config.action_encoding!r} does not fit {actions} actions "
+                         f"on a {height}x{width} board")
+    return config.action_encoding
+
+
+def fixed_action_planes(encoding: str, spec: GameSpec) -> torch.Tensor:
+    """``[A, P, H, W]`` float table of the action planes for the ``board``/``column`` encodings."""
+    _, height, width = spec.observation_shape
+    actions = spec.num_actions
+    if encoding == "board":
+        has_pass = actions == height * width + 1
+        table = torch.zeros(actions, 2 if has_pass else 1, height, width)
+        for action in range(height * width):
+            table[action, 0, action // width, action % width] = 1.0
+        if has_pass:
+            table[height * width, 1] = 1.0
+        return table
+    table = torch.zeros(actions, 1, height, width)
+    for column in range(width):
+        table[column, 0, :, column] = 1.0
+    return table
+
+
+class MuZeroNetwork(nn.Module):
+    """h, g and f of one game; see the module docstring for shapes and scaling."""
+
+    def __init__(self, game_spec: Any, config: NetworkConfig | None = None) -> None:
+        super().__init__()
+        self.spec = GameSpec.of(game_spec)
+        self.config = config or NetworkConfig()
+        cfg, spec = self.config, self.spec
+        in_planes, height, width = spec.observation_shape
+        cells, channels = height * width, cfg.channels
+        self.hidden_shape = (channels, height, width)
+
+        self.action_encoding = resolve_action_encoding(cfg, spec)
+        if self.action_encoding == "embedding":
+            self.action_embedding = nn.Embedding(spec.num_actions, cfg.action_embedding_planes)
+            action_planes = cfg.action_embedding_planes
+            self.register_buffer("action_table", torch.zeros(0), persistent=False)
+        else:
+            self.action_embedding = None
+            table = fixed_action_planes(self.action_encoding, spec)
+            action_planes = table.shape[1]
+            self.register_buffer("action_table", table, persistent=False)
+
+        # h
+        self.represent_conv = nn.Conv2d(in_planes, channels, 3, padding=1, bias=False)
+        self.represent_norm = nn.BatchNorm2d(channels)
+        self.represent_blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(cfg.representation_blocks)])
+        # g
+        self.dynamics_conv = nn.Conv2d(channels + action_planes, channels, 3, padding=1, bias=False)
+        self.dynamics_norm = nn.BatchNorm2d(channels)
+        self.dynamics_blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(cfg.dynamics_blocks)])
+        reward_outputs = 2 * cfg.reward_support + 1 if cfg.reward_support else 1
+        self.reward_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, reward_outputs)
+        # f
+        self.prediction_blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(cfg.prediction_blocks)])
+        self.policy_head = PolicyHead(channels, cfg.policy_head_channels, cells, spec.num_actions)
+        value_outputs = 2 * cfg.value_support + 1 if cfg.value_support else 1
+        self.value_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, value_outputs)
+        # EfficientZero consistency: projection of a hidden state and a predictor on top of it
+        if cfg.projection_dim:
+            self.projection = nn.Sequential(
+                nn.Linear(channels * cells, cfg.projection_dim), nn.BatchNorm1d(cfg.projection_dim), nn.ReLU(),
+                nn.Linear(cfg.projection_dim, cfg.projection_dim))
+            self.projection_predictor = nn.Sequential(
+                nn.Linear(cfg.projection_dim, cfg.projection_dim), nn.BatchNorm1d(cfg.projection_dim), nn.ReLU(),
+                nn.Linear(cfg.projection_dim, cfg.projection_dim))
+        else:
+            self.projection = None
+            self.projection_predictor = None
+
+    # --- the three functions, raw outputs -------------------------------------------------
+    def represent(self, planes: torch.Tensor) -> torch.Tensor:
+        """h: ``planes [N, C, H, W]`` -> scaled hidden ``[N, channels, H, W]``."""
+        out = F.relu(self.represent_norm(self.represent_conv(planes)))
+        return scale_hidden(self.represent_blocks(out))
+
+    def encode_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """``actions [N]`` int -> action planes ``[N, P, H, W]``."""
+        if self.action_embedding is None:
+            return self.action_table.index_select(0, actions.long())
+        _, height, width = self.hidden_shape
+        vectors = self.action_embedding(actions.long())
+        return vectors[:, :, None, None].expand(-1, -1, height, width)
+
+    def dynamics(self, hidden: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """g: ``hidden [N, ch, H, W]``, ``actions [N]`` -> (next hidden, raw reward ``[N, 1|2S+1]``)."""
+        stacked = torch.cat([hidden, self.encode_actions(actions).to(hidden.dtype)], dim=1)
+        out = F.relu(self.dynamics_norm(self.dynamics_conv(stacked)) + hidden)
+        out = self.dynamics_blocks(out)
+        return scale_hidden(out), self.reward_head(out)
+
+    def predict(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """f: ``hidden`` -> (policy logits ``[N, A]``, raw value ``[N, 1|2S+1]``)."""
+        out = self.prediction_blocks(hidden)
+        return self.policy_head(out), self.value_head(out)
+
+    def value_to_scalar(self, raw_value: torch.Tensor) -> torch.Tensor:
+        """Raw value head output -> value ``[N]`` (tanh, or the support's expectation)."""
+        if self.config.value_support:
+            return logits_to_scalar(raw_value, self.config.value_support)
+        return torch.tanh(raw_value.squeeze(-1))
+
+    def reward_to_scalar(self, raw_reward: torch.Tensor) -> torch.Tensor:
+        """Raw reward head output -> reward ``[N]``."""
+        if self.config.reward_support:
+            return logits_to_scalar(raw_reward, self.config.reward_support)
+        return torch.tanh(raw_reward.squeeze(-1))
+
+    def project(self, hidden: torch.Tensor, with_predictor: bool) -> torch.Tensor:
+        """Consistency-loss embedding of ``hidden`` ``[N, D]`` (flattened hidden when no projection)."""
+        flat = hidden.flatten(1)
+        if self.projection is None:
+            return flat
+        out = self.projection(flat)
+        return self.projection_predictor(out) if with_predictor else out
+
+    # --- the two calls the search makes -----------------------------------------------------
+    def initial(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``planes [N, C, H, W]`` -> (hidden ``[N, ch, H, W]``, policy logits ``[N, A]``, value ``[N]``)."""
+        hidden = self.represent(planes)
+        logits, raw_value = self.predict(hidden)
+        return hidden, logits, self.value_to_scalar(raw_value)
+
+    def recurrent(self, hidden: torch.Tensor, actions: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``hidden``, ``actions [N]`` -> (next hidden, reward ``[N]``, policy logits ``[N, A]``, value ``[N]``)."""
+        next_hidden, raw_reward = self.dynamics(hidden, actions)
+        logits, raw_value = self.predict(next_hidden)
+        return next_hidden, self.reward_to_scalar(raw_reward), logits, self.value_to_scalar(raw_value)
+
+
+def build_network(game: Any, config: NetworkConfig | None = None) -> MuZeroNetwork:
+    """The network of a game with the game's preset config unless one is given."""
+    if config is None:
+        config = NetworkConfig.for_game(getattr(game, "name", ""))
+    return MuZeroNetwork(game, config)

@@ -1,0 +1,157 @@
+"""Checkpoints: round trip, atomic write, run folders, and one-line refusals of bad files."""
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+import envs
+from agent.checkpoint import (CheckpointError, load_checkpoint, make_payload, pretrained_path,
+                              resolve_checkpoint_path, save_checkpoint)
+from agent.config import NetworkConfig
+from agent.networks import MuZeroNetwork
+from envs.errors import UsageError
+
+
+@pytest.fixture(scope="module")
+def game():
+    return envs.get_game("tictactoe")
+
+
+@pytest.fixture()
+def saved(tmp_path, game):
+    torch.manual_seed(0)
+    net = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    path = save_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt",
+                           make_payload(net, game, config={"train": {"batch_size": 8}}, step=42,
+                                        optimizer_state=optimizer.state_dict()))
+    return path, net
+
+
+def test_roundtrip_rebuilds_the_same_network(saved, game):
+    path, net = saved
+    checkpoint = load_checkpoint(path, expect_game=game)
+    assert checkpoint.step == 42 and checkpoint.game == "tictactoe"
+    assert checkpoint.config == {"train": {"batch_size": 8}}
+    assert checkpoint.optimizer is not None
+    rebuilt = checkpoint.build_network()
+    planes = torch.randn(3, *game.observation_shape)
+    net.eval()
+    with torch.no_grad():
+        for mine, theirs in zip(net.initial(planes), rebuilt.initial(planes)):
+            assert torch.equal(mine, theirs)
+    # no temporary file is left behind
+    assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]
+
+
+def test_run_folder_resolves_to_latest(saved):
+    path, _ = saved
+    run_folder = path.parent.parent
+    assert resolve_checkpoint_path(run_folder) == path
+    assert load_checkpoint(run_folder).step == 42
+    with pytest.raises(CheckpointError, match="latest.pt"):
+        resolve_checkpoint_path(path.parent)  # the checkpoints folder itself is no run folder
+
+
+class _WritesMarker:
+    """Unpickling this calls open(marker, 'w'): proof that a loader executed code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_pickle_is_refused_without_running_code(tmp_path, saved):
+    path, net = saved
+    payload = torch.load(path, weights_only=True)
+    marker = tmp_path / "pwned"
+    payload["extra"] = {"innocent": _WritesMarker(marker)}
+    evil = tmp_path / "evil.pt"
+    torch.save(payload, evil)
+    # the file really is dangerous: an unsafe load creates the marker ...
+    control_marker = tmp_path / "control"
+    control = tmp_path / "control.pt"
+    torch.save({"x": _WritesMarker(control_marker)}, control)
+    torch.load(control, weights_only=False)
+    assert control_marker.exists()
+    # ... and ours refuses it with one line, running nothing
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(evil)
+    assert "refused" in str(caught.value) and "\n" not in str(caught.value)
+    assert not marker.exists()
+    assert isinstance(caught.value, UsageError)
+
+
+def test_plain_pickle_with_global_is_refused(tmp_path):
+    marker = tmp_path / "pwned2"
+    evil = tmp_path / "plain.pkl"
+    evil.write_bytes(pickle.dumps({"a": _WritesMarker(marker)}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(evil)
+    assert not marker.exists()
+
+
+def test_truncated_and_garbage_files(tmp_path, saved):
+    path, _ = saved
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(4096))
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    for bad in (truncated, garbage, empty):
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(bad)
+        assert "\n" not in str(caught.value) and str(bad) in str(caught.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_wrong_game_and_shapes(tmp_path, saved):
+    path, _ = saved
+    with pytest.raises(CheckpointError, match="connect_four"):
+        load_checkpoint(path, expect_game=envs.get_game("connect_four"))
+    with pytest.raises(CheckpointError, match="not connect_four"):
+        load_checkpoint(path, expect_game="connect_four")
+    payload = torch.load(path, weights_only=True)
+    payload["network_config"]["channels"] = 16     # weights no longer fit
+    bad = save_checkpoint(tmp_path / "shapes.pt", payload)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(bad).build_network()
+    payload = torch.load(path, weights_only=True)
+    payload["network_config"]["bogus"] = 1
+    bad = save_checkpoint(tmp_path / "config.pt", payload)
+    with pytest.raises(CheckpointError, match="bad network config"):
+        load_checkpoint(bad).build_network()
+
+
+def test_unknown_version_and_foreign_dicts(tmp_path, saved):
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 99
+    future = tmp_path / "future.pt"
+    torch.save(payload, future)
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_checkpoint(future)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not a ponder checkpoint"):
+        load_checkpoint(foreign)
+    listed = tmp_path / "list.pt"
+    torch.save([1, 2], listed)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(listed)
+
+
+def test_pretrained_path_absent_for_unknown_game():
+    assert pretrained_path("no_such_game") is None
+    shipped = pretrained_path("tictactoe")
+    assert shipped is None or Path(shipped).is_file()
