@@ -417,6 +417,9 @@ def parse_agent_spec(spec: str) -> tuple[str, int | None, str | None]:
 
 
 def _load_agent(path: str, game):
+    from agent.checkpoint import resolve_checkpoint_path
+
+    resolve_checkpoint_path(path)  # a missing file is one line before the agent's imports are paid for
     from agent.agent import Agent
 
     agent = Agent.load(path, device="cpu")
