@@ -1,0 +1,79 @@
+"""Any PLAYER string to a player: the baselines of `envs.players` plus `agent:PATH[:SIMS[:ROOT]]`.
+
+``agent:...`` lives here, above `envs/`, because it needs the agent (torch); the agent
+modules are imported only when such a player is asked for, so baseline-only matches
+never import torch. ``parse_agent_spec`` checks the syntax alone (cheap, for validating
+arguments before starting worker processes); ``make_player`` builds the player.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from envs.errors import UsageError
+from envs.game import Game
+from envs.players import Player, parse_player
+
+AGENT_PREFIX = "agent:"
+ROOTS = ("puct", "gumbel")
+DEFAULT_AGENT_SIMS = 50
+DEFAULT_AGENT_ROOT = "puct"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A parsed ``agent:PATH[:SIMS[:ROOT]]``: checkpoint path, simulations (0 = policy only), root."""
+
+    path: str
+    sims: int
+    root: str
+
+
+def is_agent_spec(spec: str) -> bool:
+    """True if the PLAYER string names a trained agent."""
+    return isinstance(spec, str) and spec.strip().startswith(AGENT_PREFIX)
+
+
+def parse_agent_spec(spec: str) -> AgentSpec:
+    """Split ``agent:PATH[:SIMS[:ROOT]]``; UsageError if garbled or the path does not exist."""
+    body = spec.strip()[len(AGENT_PREFIX):]
+    parts = body.split(":")
+    root = DEFAULT_AGENT_ROOT
+    sims = DEFAULT_AGENT_SIMS
+    if len(parts) >= 3 and parts[-1] in ROOTS:
+        root = parts.pop()
+    elif len(parts) >= 3 and not parts[-1].isdigit():
+        raise UsageError(f"player {spec!r}: ROOT must be one of {', '.join(ROOTS)}")
+    if len(parts) >= 2 and parts[-1].isdigit():
+        sims = int(parts.pop())
+    elif len(parts) >= 2 and parts[-1] in ROOTS:
+        raise UsageError(f"player {spec!r}: write agent:PATH:SIMS:ROOT (SIMS before ROOT)")
+    path = ":".join(parts)
+    if not path:
+        raise UsageError(f"player {spec!r}: missing checkpoint PATH (agent:PATH[:SIMS[:ROOT]])")
+    if not os.path.exists(path):
+        raise UsageError(f"player {spec!r}: no checkpoint file or run folder at {path!r}")
+    return AgentSpec(path=path, sims=sims, root=root)
+
+
+def validate_player_spec(spec: str, game: Game) -> None:
+    """Raise UsageError if ``spec`` cannot name a player of ``game`` (without loading a network)."""
+    if is_agent_spec(spec):
+        parse_agent_spec(spec)
+    else:
+        parse_player(spec, game, seed=0)
+
+
+def make_player(spec: str, game: Game, seed: int | None = None, device: str = "cpu") -> Player:
+    """The player named by any PLAYER string; UsageError for unknown or garbled strings."""
+    if not is_agent_spec(spec):
+        return parse_player(spec, game, seed)
+    parsed = parse_agent_spec(spec)
+    from agent.agent import Agent
+    from agent.player import AgentPlayer
+
+    agent = Agent.load(parsed.path, device=device)
+    agent_game = getattr(agent, "game", None)
+    if agent_game is not None and getattr(agent_game, "name", game.name) != game.name:
+        raise UsageError(f"player {spec!r}: the checkpoint is for {agent_game.name}, not {game.name}")
+    return AgentPlayer(agent, parsed.sims, parsed.root)
