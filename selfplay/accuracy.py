@@ -204,8 +204,13 @@ class PerfectPlayTable:
     values: np.ndarray
 
 
-def tictactoe_perfect_table() -> PerfectPlayTable:
-    """Every reachable non-terminal tic-tac-toe position with its optimal moves, from the envs solver."""
+def tictactoe_perfect_table(game: Game | None = None) -> PerfectPlayTable:
+    """Every reachable non-terminal tic-tac-toe position with its optimal moves, from the envs solver.
+
+    ``game`` is optional and only checked (it must be tic-tac-toe).
+    """
+    if game is not None and game.name != "tictactoe":
+        raise ValueError(f"the perfect-play table exists for tictactoe only, not {game.name}")
     from envs.tictactoe_solver import game_value, optimal_actions, reachable_positions
 
     states = reachable_positions()
