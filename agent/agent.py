@@ -1,0 +1,317 @@
+"""The Agent: a MuZero network searched by the batched tree of `mcts/`, one code path for everyone.
+
+Self-play, arena players, the ablation, `ponder play` and `ponder engine` all call
+`Agent.act(states, search)`. For B positions it runs h once on the stacked root planes,
+then for each simulation: ``tree.select`` (compiled, all B trees) -> one torch call of g
+and f for all B selected edges -> ``tree.expand_and_backup``. There is no Python loop over
+games inside the simulation loop; hidden states live in one preallocated tensor
+``[B, capacity, channels, H, W]`` indexed by node id, gathered and scattered with
+``index_select``/``index_copy_`` on flat indices. Simulations 0 means policy-only: the
+argmax of the network prior over the legal moves, no tree at all.
+
+Tree reuse between moves is optional, through a `SearchSession` that keeps the trees and
+their hidden states: when a new position extends the previous root by the moves played
+since, the tree advances into that subtree; otherwise that game starts from a fresh root.
+
+Torch thread counts are the entry points' business (design.md), never set here.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from agent.checkpoint import CheckpointError, load_checkpoint
+from agent.networks import MuZeroNetwork
+from mcts import BatchedTree, SearchConfig
+
+TreeFactory = Callable[[int, int, int], Any]   # (batch_size, num_actions, capacity) -> tree
+
+
+@dataclass(frozen=True)
+class ActResult:
+    """What `Agent.act` decided for B positions and why.
+
+    - ``actions`` int64 ``[B]``: the move to play in each position.
+    - ``visit_counts`` int32 ``[B, A]``: root visits (all 0 for policy-only).
+    - ``policy`` float32 ``[B, A]``: the training target (visit distribution for pUCT,
+      improved policy for Gumbel, the prior for policy-only); 0 on illegal moves.
+    - ``q_values`` float32 ``[B, A]``: root Q from the view of the player to move; nan unvisited.
+    - ``root_value`` float32 ``[B]``: searched value of each position (the network value
+      for policy-only), view of the player to move.
+    - ``prior`` float32 ``[B, A]``: the network's prior, softmax over legal moves (no noise).
+    - ``network_evals`` int: positions evaluated by the network (B for h + B per simulation).
+    - ``seconds`` float: wall time of the call.
+    """
+
+    actions: np.ndarray
+    visit_counts: np.ndarray
+    policy: np.ndarray
+    q_values: np.ndarray
+    root_value: np.ndarray
+    prior: np.ndarray
+    network_evals: int
+    seconds: float
+
+
+class SearchSession:
+    """Trees and hidden states kept between the moves of B games, for tree reuse (pUCT).
+
+    Create one with `Agent.new_session(B)` and pass it to every `act` of those B games in
+    the same order. The trees have room for ``capacity_factor`` searches' worth of nodes;
+    when a kept subtree would not leave room for a full search, all B trees start fresh
+    (``fresh_starts`` counts those, ``reused_trees`` counts trees that kept a subtree).
+    """
+
+    def __init__(self, batch_size: int, capacity_factor: int = 2) -> None:
+        if batch_size < 1:
+            raise ValueError(f"a session needs batch_size >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.capacity_factor = max(1, int(capacity_factor))
+        self.tree = None
+        self.hidden: torch.Tensor | None = None       # [B, capacity, channels, H, W]
+        self.capacity = 0
+        self.histories: list[tuple[int, ...]] | None = None
+        self.last_visits: np.ndarray | None = None    # [B, A] root visits of the last search
+        self.search_key: tuple | None = None          # (num_simulations, root) of the last search
+        self.reused_trees = 0
+        self.fresh_starts = 0
+
+    def clear(self) -> None:
+        """Forget the trees (the next act starts fresh)."""
+        self.tree, self.hidden, self.histories, self.last_visits, self.search_key = None, None, None, None, None
+
+
+def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """float32 ``[B, A]`` softmax of ``logits`` over the legal actions, 0 elsewhere."""
+    masked = np.where(legal, logits.astype(np.float64), -np.inf)
+    shifted = np.exp(masked - masked.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _as_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()
+
+
+class Agent:
+    """A network for one game plus the batched search that plays with it."""
+
+    def __init__(self, network: MuZeroNetwork, game, device: str | torch.device = "cpu",
+                 tree_factory: TreeFactory | None = None) -> None:
+        self.game = game
+        self.device = torch.device(device)
+        self.network = network.to(self.device).eval()
+        self.num_actions = int(game.num_actions)
+        if self.network.spec.num_actions != self.num_actions:
+            raise ValueError(f"network has {self.network.spec.num_actions} actions, the game {self.num_actions}")
+        self.tree_factory: TreeFactory = tree_factory or BatchedTree
+        self.checkpoint_step: int | None = None
+        self.checkpoint_path: str | None = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu", game=None) -> "Agent":
+        """An agent from a checkpoint file or run folder; CheckpointError (one line) if unusable.
+
+        ``game`` (a `Game`) makes a checkpoint of another game an error; by default the
+        checkpoint's own game and options are used.
+        """
+        from envs import get_game
+        from envs.errors import UsageError
+
+        checkpoint = load_checkpoint(path, expect_game=game)
+        if game is None:
+            try:
+                game = get_game(checkpoint.game, **checkpoint.game_options)
+            except (UsageError, TypeError, ValueError) as error:
+                raise CheckpointError(f"{checkpoint.path}: its game {checkpoint.game!r} is unavailable "
+                                      f"({' '.join(str(error).split())})") from None
+            if tuple(game.observation_shape) != checkpoint.observation_shape or game.num_actions != checkpoint.num_actions:
+                raise CheckpointError(f"{checkpoint.path}: shapes do not match the game {game.name}")
+        try:
+            device = torch.device(device)
+        except RuntimeError as error:
+            raise CheckpointError(f"bad device {device!r}: {error}") from None
+        agent = cls(checkpoint.build_network(), game, device=device)
+        agent.checkpoint_step = checkpoint.step
+        agent.checkpoint_path = str(checkpoint.path)
+        return agent
+
+    def new_session(self, batch_size: int) -> SearchSession:
+        """Persistent trees for tree reuse between the moves of ``batch_size`` games."""
+        return SearchSession(batch_size)
+
+    # ------------------------------------------------------------------- acting
+    @staticmethod
+    def search_config(search: SearchConfig | int) -> SearchConfig | None:
+        """A SearchConfig, or None for policy-only (an int 0); an int S > 0 is pUCT with S sims."""
+        if isinstance(search, SearchConfig):
+            return search
+        if isinstance(search, bool) or not isinstance(search, (int, np.integer)) or search < 0:
+            raise ValueError(f"search must be a SearchConfig or a number of simulations >= 0, got {search!r}")
+        return None if search == 0 else SearchConfig(num_simulations=int(search))
+
+    def act(self, states: Sequence, search: SearchConfig | int, *, temperature: float = 0.0,
+            rng: np.random.Generator | None = None, session: SearchSession | None = None) -> ActResult:
+        """Choose a move in each of B non-terminal positions with one batched search.
+
+        ``search`` is a SearchConfig or a simulation count (0: policy-only). ``temperature``
+        0 plays the search's choice (most visits / Gumbel winner / prior argmax), > 0
+        samples visit counts (or the prior) sharpened by 1/temperature. ``rng`` supplies
+        root noise and sampling; a fresh unseeded one is used if needed and not given.
+        """
+        started = time.perf_counter()
+        config = self.search_config(search)
+        states = list(states)
+        if not states:
+            raise ValueError("act needs at least one position")
+        for index, state in enumerate(states):
+            if state.is_terminal():
+                raise ValueError(f"position {index} is terminal: there is no move to choose")
+        if session is not None and session.batch_size != len(states):
+            raise ValueError(f"session is for {session.batch_size} games, got {len(states)} positions")
+        needs_rng = temperature > 0 or (config is not None and (
+            config.dirichlet_fraction > 0 or (config.root == "gumbel" and config.gumbel_noise)))
+        if rng is None and needs_rng:
+            rng = np.random.default_rng()
+
+        planes = np.stack([state.planes() for state in states]).astype(np.float32, copy=False)
+        legal = np.stack([state.legal_mask() for state in states]).astype(bool, copy=False)
+        with torch.inference_mode():
+            hidden, logits, value = self.network.initial(torch.from_numpy(planes).to(self.device))
+            prior_logits = np.ascontiguousarray(_as_numpy(logits.float()))
+            root_value = np.ascontiguousarray(_as_numpy(value.float()))
+            prior = masked_softmax(prior_logits, legal)
+            if config is None:
+                return self._policy_only(prior, legal, root_value, temperature, rng, started)
+            output = self._search(config, states, hidden, prior_logits, root_value, legal, temperature,
+                                  rng, session)
+        batch = len(states)
+        return ActResult(
+            actions=np.asarray(output.action, dtype=np.int64),
+            visit_counts=np.asarray(output.visit_counts, dtype=np.int32),
+            policy=np.asarray(output.policy, dtype=np.float32),
+            q_values=np.asarray(output.q_values, dtype=np.float32),
+            root_value=np.asarray(output.root_value, dtype=np.float32),
+            prior=prior,
+            network_evals=batch * (1 + config.num_simulations),
+            seconds=time.perf_counter() - started)
+
+    def _policy_only(self, prior, legal, root_value, temperature, rng, started) -> ActResult:
+        batch = prior.shape[0]
+        if temperature > 0:
+            sharpened = np.where(legal, prior.astype(np.float64) ** (1.0 / temperature), 0.0)
+            actions = np.array([rng.choice(self.num_actions, p=row / row.sum()) for row in sharpened])
+        else:
+            actions = np.where(legal, prior, -1.0).argmax(axis=1)
+        return ActResult(
+            actions=actions.astype(np.int64),
+            visit_counts=np.zeros((batch, self.num_actions), dtype=np.int32),
+            policy=prior.copy(),
+            q_values=np.full((batch, self.num_actions), np.nan, dtype=np.float32),
+            root_value=root_value.astype(np.float32),
+            prior=prior,
+            network_evals=batch,
+            seconds=time.perf_counter() - started)
+
+    # ------------------------------------------------------------------- search
+    def _search(self, config, states, root_hidden, prior_logits, root_value, legal, temperature, rng, session):
+        batch = len(states)
+        simulations = config.num_simulations
+        tree, store, _reused = self._trees_for(config, states, session, root_hidden)
+        capacity = store.shape[1]
+        store[:, 0] = root_hidden
+        # A fresh tree has no subtree to keep; a reused one keeps its subtree (the trees' default).
+        tree.reset_roots(config, prior_logits, root_value, legal, rng)
+
+        flat_store = store.view(batch * capacity, *store.shape[2:])
+        row_offsets = torch.arange(batch, dtype=torch.int64, device=self.device) * capacity
+        network = self.network
+        on_cpu = self.device.type == "cpu"
+        for _ in range(simulations):
+            parents, actions = tree.select(config)
+            parent_t = torch.from_numpy(parents)
+            action_t = torch.from_numpy(actions)
+            if not on_cpu:
+                parent_t, action_t = parent_t.to(self.device), action_t.to(self.device)
+            hidden = flat_store.index_select(0, row_offsets + parent_t)
+            next_hidden, reward, logits, value = network.recurrent(hidden, action_t)
+            new_nodes = tree.expand_and_backup(config, _as_numpy(reward), _as_numpy(value), _as_numpy(logits))
+            new_t = torch.from_numpy(np.asarray(new_nodes))
+            if not on_cpu:
+                new_t = new_t.to(self.device)
+            flat_store.index_copy_(0, row_offsets + new_t, next_hidden)
+        output = tree.output(config, temperature, rng)
+        if session is not None:
+            session.tree, session.hidden, session.capacity = tree, store, capacity
+            session.histories = [tuple(state.history) for state in states]
+            session.last_visits = np.asarray(output.visit_counts)
+            session.search_key = (config.num_simulations, config.root)
+        return output
+
+    def _new_store(self, batch: int, capacity: int, root_hidden: torch.Tensor) -> torch.Tensor:
+        return torch.empty((batch, capacity, *root_hidden.shape[1:]), dtype=root_hidden.dtype, device=self.device)
+
+    def _trees_for(self, config, states, session, root_hidden):
+        """(tree, hidden store, keep_subtrees) for this search: reused from the session when possible."""
+        batch, simulations = len(states), config.num_simulations
+        if session is None:
+            capacity = simulations + 1
+            return self.tree_factory(batch, self.num_actions, capacity), \
+                self._new_store(batch, capacity, root_hidden), False
+        capacity = session.capacity_factor * simulations + 1
+        reusable = (session.tree is not None and config.root == "puct"
+                    and session.search_key == (simulations, config.root) and session.capacity == capacity)
+        if reusable:
+            advanced = self._advance(session, states, simulations)
+            if advanced is not None:
+                return session.tree, advanced, True
+        session.fresh_starts += 1
+        return self.tree_factory(batch, self.num_actions, capacity), \
+            self._new_store(batch, capacity, root_hidden), False
+
+    def _advance(self, session: SearchSession, states, simulations: int) -> torch.Tensor | None:
+        """Advance the session's trees to the new positions; the gathered hidden store, or None
+        when the trees cannot be reused (then the caller starts all of them fresh)."""
+        played: list[tuple[int, ...] | None] = []
+        for old, state in zip(session.histories, states):
+            new = tuple(state.history)
+            played.append(new[len(old):] if len(new) > len(old) and new[:len(old)] == old else None)
+        plies = Counter(len(moves) for moves in played if moves is not None)
+        if not plies:
+            return None
+        depth = plies.most_common(1)[0][0]
+        unvisited = session.last_visits == 0
+        batch, capacity = session.batch_size, session.capacity
+        mapping = None
+        for ply in range(depth):
+            actions = np.empty(batch, dtype=np.int64)
+            for game, moves in enumerate(played):
+                if moves is not None and len(moves) == depth:
+                    actions[game] = moves[ply]
+                    continue
+                # This game cannot reuse its tree: advance it into a child that was never
+                # expanded, which leaves it empty (a fresh root at reset_roots).
+                if ply == 0:
+                    empty_children = np.flatnonzero(unvisited[game])
+                    if empty_children.size == 0:
+                        return None
+                    actions[game] = empty_children[0]
+                else:
+                    actions[game] = 0   # an empty tree stays empty
+            old_ids = np.asarray(session.tree.advance(actions), dtype=np.int64)
+            mapping = old_ids if mapping is None else np.where(
+                old_ids >= 0, np.take_along_axis(mapping, np.clip(old_ids, 0, None), axis=1), -1)
+        kept = (mapping >= 0).sum(axis=1)
+        if (np.maximum(kept, 1) + simulations > capacity).any():
+            return None
+        session.reused_trees += int((kept > 0).sum())
+        offsets = (np.arange(batch, dtype=np.int64) * capacity)[:, None]
+        source = torch.from_numpy((offsets + np.clip(mapping, 0, None)).reshape(-1)).to(self.device)
+        old_flat = session.hidden.view(batch * capacity, *session.hidden.shape[2:])
+        return old_flat.index_select(0, source).view_as(session.hidden)
