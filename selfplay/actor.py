@@ -1,0 +1,145 @@
+"""A self-play actor: many games at once, one batched search per move, finished games out.
+
+The actor keeps B games in lock-step. Each `play_move` runs one batched search over every
+unfinished game (the Agent makes one network call per simulation for all of them), picks
+each game's move (sampled from the search policy at the temperature of that game's ply for
+pUCT; the Sequential Halving choice for Gumbel, whose Gumbel noise already explores),
+records the position and, when a game ends, returns its `GameHistory` and starts a new
+game in that slot. A plain class (no processes, no queues), so the local trainer and a
+Ray backend host it alike.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from selfplay.config import ActorConfig
+from selfplay.replay import GameHistory
+
+
+@dataclass
+class _GameInProgress:
+    """The growing record of one game (lists, turned into a `GameHistory` at the end)."""
+
+    state: object
+    opening: list[int]
+    observations: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    to_play: list = field(default_factory=list)
+    policies: list = field(default_factory=list)
+    root_values: list = field(default_factory=list)
+    legal_masks: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ActorStats:
+    """Counters of one actor since it started: positions, games, search seconds, network calls."""
+
+    positions: int
+    games: int
+    seconds_total: float
+    seconds_in_search: float
+    network_evals: int
+
+
+def mover_reward(state_after, mover: int) -> float:
+    """Reward of the move that led to ``state_after``, from the view of the player who made it."""
+    if not state_after.is_terminal():
+        return 0.0
+    winner = state_after.winner()
+    if winner is None:
+        return 0.0
+    return 1.0 if winner == mover else -1.0
+
+
+class Actor:
+    """Plays ``config.games_per_actor`` self-play games at once with ``agent`` and ``search``."""
+
+    def __init__(self, game, agent, search, config: ActorConfig, rng: np.random.Generator) -> None:
+        self.game = game
+        self.agent = agent
+        self.search = search
+        self.config = config
+        self.rng = rng
+        self.games = [self._new_game() for _ in range(config.games_per_actor)]
+        self.positions = 0
+        self.finished_games = 0
+        self.seconds_total = 0.0
+        self.seconds_in_search = 0.0
+        self.network_evals = 0
+
+    def _new_game(self) -> _GameInProgress:
+        state = self.game.initial_state()
+        opening: list[int] = []
+        if self.config.random_opening_moves > 0 and self.rng.random() < self.config.random_opening_fraction:
+            for _ in range(int(self.rng.integers(1, self.config.random_opening_moves + 1))):
+                legal = np.flatnonzero(state.legal_mask())
+                action = int(self.rng.choice(legal))
+                after = state.play(action)
+                if after.is_terminal():
+                    break
+                state = after
+                opening.append(action)
+        return _GameInProgress(state=state, opening=opening)
+
+    def _temperature(self, ply: int) -> float:
+        return self.config.temperature if ply < self.config.temperature_moves else self.config.final_temperature
+
+    def _choose(self, visit_counts: np.ndarray, searched_action: int, ply: int) -> int:
+        if self.search.root == "gumbel":
+            return int(searched_action)
+        temperature = self._temperature(ply)
+        counts = visit_counts.astype(np.float64)
+        if temperature <= 0.0:
+            best = np.flatnonzero(counts == counts.max())
+            return int(self.rng.choice(best))
+        weights = counts ** (1.0 / temperature)
+        return int(self.rng.choice(counts.shape[0], p=weights / weights.sum()))
+
+    def play_move(self) -> list[GameHistory]:
+        """One move in every game; returns the games that ended with it."""
+        started = time.perf_counter()
+        states = [record.state for record in self.games]
+        result = self.agent.act(states, self.search, temperature=0.0, rng=self.rng)
+        self.seconds_in_search += result.seconds
+        self.network_evals += int(result.network_evals)
+        finished: list[GameHistory] = []
+        for slot, record in enumerate(self.games):
+            state = record.state
+            ply = len(record.actions)
+            action = self._choose(result.visit_counts[slot], int(result.actions[slot]), ply)
+            record.observations.append(state.planes())
+            record.actions.append(action)
+            record.to_play.append(state.to_play)
+            record.policies.append(np.asarray(result.policy[slot], dtype=np.float32))
+            record.root_values.append(float(result.root_value[slot]))
+            record.legal_masks.append(state.legal_mask())
+            record.state = state.play(action)
+            self.positions += 1
+            if record.state.is_terminal() or len(record.actions) >= self.config.max_moves:
+                finished.append(self._finish(record))
+                self.games[slot] = self._new_game()
+        self.finished_games += len(finished)
+        self.seconds_total += time.perf_counter() - started
+        return finished
+
+    def _finish(self, record: _GameInProgress) -> GameHistory:
+        length = len(record.actions)
+        rewards = np.zeros(length, dtype=np.float32)
+        rewards[-1] = mover_reward(record.state, record.to_play[-1])
+        return GameHistory(
+            observations=np.stack(record.observations).astype(np.float32),
+            actions=np.asarray(record.actions, dtype=np.int64),
+            rewards=rewards,
+            to_play=np.asarray(record.to_play, dtype=np.int8),
+            policies=np.stack(record.policies).astype(np.float32),
+            root_values=np.asarray(record.root_values, dtype=np.float32),
+            legal_masks=np.stack(record.legal_masks).astype(bool),
+            opening=np.asarray(record.opening, dtype=np.int64),
+        )
+
+    def stats(self) -> ActorStats:
+        return ActorStats(self.positions, self.finished_games, self.seconds_total,
+                          self.seconds_in_search, self.network_evals)

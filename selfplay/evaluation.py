@@ -1,0 +1,99 @@
+"""Periodic evaluation during training: is the network getting stronger, and what does search add?
+
+Every few minutes the trainer asks for a small, seeded set of games against the `random`
+and `heuristic` baselines, once with the network's policy alone (argmax of the prior over
+legal moves) and once with search, so TensorBoard shows both curves from the first
+minute. For tic-tac-toe it also measures the share of optimal moves over every reachable
+position (the perfect-play table of `selfplay.accuracy`), the project's learning target.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from envs.players import parse_player
+
+Chooser = Callable[[Sequence[object]], list[int]]
+
+
+def policy_only_chooser(network, device: torch.device) -> Chooser:
+    """Argmax of the network's prior over legal moves (no search)."""
+    def choose(states: Sequence[object]) -> list[int]:
+        planes = torch.from_numpy(np.stack([state.planes() for state in states])).to(device)
+        network.eval()
+        with torch.no_grad():
+            _, logits, _ = network.initial(planes)
+        logits = logits.float().cpu().numpy()
+        masks = np.stack([state.legal_mask() for state in states])
+        logits = np.where(masks, logits, -np.inf)
+        return [int(a) for a in logits.argmax(axis=1)]
+    return choose
+
+
+def search_chooser(agent, search) -> Chooser:
+    """The most visited (pUCT) or Sequential-Halving (Gumbel) move of a noiseless search."""
+    quiet = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_noise=False)
+
+    def choose(states: Sequence[object]) -> list[int]:
+        result = agent.act(list(states), quiet, temperature=0.0)
+        return [int(a) for a in result.actions]
+    return choose
+
+
+def play_matches(game, choose: Chooser, opponent, games: int) -> float:
+    """Score (win 1, draw 0.5) of ``choose`` over ``games`` games, half of them moving first."""
+    states = [game.initial_state() for _ in range(games)]
+    agent_seat = [index % 2 for index in range(games)]
+    while True:
+        live = [i for i, state in enumerate(states) if not state.is_terminal()]
+        if not live:
+            break
+        agent_turn = [i for i in live if states[i].to_play == agent_seat[i]]
+        other_turn = [i for i in live if states[i].to_play != agent_seat[i]]
+        if agent_turn:
+            for i, action in zip(agent_turn, choose([states[i] for i in agent_turn])):
+                states[i] = states[i].play(int(action))
+        if other_turn:
+            for i, action in zip(other_turn, opponent.act_batch([states[i] for i in other_turn])):
+                states[i] = states[i].play(int(action))
+    score = 0.0
+    for state, seat in zip(states, agent_seat):
+        winner = state.winner()
+        score += 0.5 if winner is None else float(winner == seat)
+    return score / max(1, games)
+
+
+def evaluate(game, network, agent, search, games: int, seed: int, device: torch.device) -> dict[str, float]:
+    """Scores against random and heuristic (policy-only and search), and tic-tac-toe accuracy."""
+    choosers = {"policy": policy_only_chooser(network, device), "search": search_chooser(agent, search)}
+    results: dict[str, float] = {}
+    for opponent_name in ("random", "heuristic"):
+        for mode, choose in choosers.items():
+            opponent = parse_player(opponent_name, game, seed=seed)
+            results[f"score_vs_{opponent_name}/{mode}"] = play_matches(game, choose, opponent, games)
+    if game.name == "tictactoe":
+        table = _tictactoe_table(game)
+        if table is not None:
+            from selfplay.accuracy import optimal_move_rate
+
+            for mode, choose in choosers.items():
+                results[f"optimal_moves/{mode}"] = optimal_move_rate(table, choose)
+    return results
+
+
+_TABLE_CACHE: dict[str, object] = {}
+
+
+def _tictactoe_table(game):
+    """The perfect-play table (cached); None if the solver is not available in this checkout."""
+    if "table" not in _TABLE_CACHE:
+        try:
+            from selfplay.accuracy import tictactoe_perfect_table
+
+            _TABLE_CACHE["table"] = tictactoe_perfect_table(game)
+        except ImportError:
+            _TABLE_CACHE["table"] = None
+    return _TABLE_CACHE["table"]

@@ -1,0 +1,137 @@
+"""`ponder train`: self-play training of a game into a run folder (resumable).
+
+The config is the game's preset, then ``--config FILE.toml``, then ``--set section.key=value``
+pairs, then the dedicated flags (``--sims``, ``--actors``, ...). ``--steps`` and ``--minutes``
+bound this invocation (a resumed run continues its step count from the checkpoint).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--game", help="game to train (see `ponder games`); optional with --resume")
+    parser.add_argument("--out", required=True, help="run folder (config.toml, checkpoints/, tb/, replay/)")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="train this many minutes (this invocation)")
+    budget.add_argument("--steps", type=int, help="train this many learner steps (this invocation)")
+    parser.add_argument("--actors", type=int, help="self-play actor processes (default: the preset's)")
+    parser.add_argument("--sims", type=int, help="simulations per self-play move")
+    parser.add_argument("--root", choices=("puct", "gumbel"), help="root selection of the self-play search")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="learner device (default auto)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local", help="where actors run")
+    parser.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--config", type=Path, help="TOML file over the preset")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. learner.batch_size=128 (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def resolve_config(args: argparse.Namespace):
+    """The run config from preset/run folder, --config, --set and flags; UsageError if bad."""
+    from envs.errors import UsageError
+    from envs.registry import get_game
+    from selfplay import config as run_config
+
+    out = Path(args.out)
+    config_path = out / "config.toml"
+    if args.resume:
+        if not config_path.exists():
+            raise UsageError(f"--resume: {out} holds no run (no config.toml); start one without --resume")
+        config = run_config.read_toml(config_path)
+        if args.game and args.game != config.game.name:
+            raise UsageError(f"--resume: {out} is a {config.game.name} run, not {args.game}")
+    else:
+        if not args.game:
+            raise UsageError("--game is required (unless --resume)")
+        if out.exists() and (config_path.exists() or (out / "checkpoints").exists()):
+            raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        get_game(args.game)   # UsageError for an unknown game, before any work
+        config = run_config.preset(args.game)
+    if args.config is not None:
+        config = run_config.read_toml(args.config, base=config)
+    config = run_config.apply_overrides(config, args.assignments)
+    flags = {
+        ("actor", "num_actors"): args.actors,
+        ("search", "num_simulations"): args.sims,
+        ("search", "root"): args.root,
+        ("learner", "device"): args.device,
+        ("trainer", "seed"): args.seed,
+    }
+    for (section, key), value in flags.items():
+        if value is not None:
+            config = run_config.apply_overrides(config, [f"{section}.{key}={_toml_literal(value)}"])
+    trainer = config.trainer
+    if args.steps is not None:
+        if args.steps < 1:
+            raise UsageError("--steps must be >= 1")
+        trainer = dataclasses.replace(trainer, max_steps=args.steps, max_minutes=0.0)
+    elif args.minutes is not None:
+        if not args.minutes > 0:
+            raise UsageError("--minutes must be > 0")
+        trainer = dataclasses.replace(trainer, max_steps=0, max_minutes=float(args.minutes))
+    trainer = dataclasses.replace(trainer, backend=args.backend)
+    config = dataclasses.replace(config, trainer=trainer)
+    _check(config)
+    return config
+
+
+def _toml_literal(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _check(config) -> None:
+    """Values a dataclass cannot reject on its own but the trainer cannot run with."""
+    from envs.errors import UsageError
+
+    if config.actor.num_actors < 1:
+        raise UsageError("actor.num_actors (--actors) must be >= 1")
+    if config.actor.games_per_actor < 1:
+        raise UsageError("actor.games_per_actor must be >= 1")
+    if config.learner.batch_size < 1:
+        raise UsageError("learner.batch_size must be >= 1")
+    if config.replay.capacity_positions < config.learner.batch_size:
+        raise UsageError("replay.capacity_positions must be at least learner.batch_size")
+    if config.trainer.samples_per_position <= 0:
+        raise UsageError("trainer.samples_per_position must be > 0")
+    if config.trainer.weight_sync_steps < 1 or config.trainer.log_every_steps < 1:
+        raise UsageError("trainer.weight_sync_steps and trainer.log_every_steps must be >= 1")
+    if not 0.0 <= config.replay.reanalyse_fraction <= 1.0:
+        raise UsageError("replay.reanalyse_fraction must be in [0, 1]")
+
+
+def run(args: argparse.Namespace) -> int:
+    from envs.errors import UsageError
+
+    config = resolve_config(args)
+    if config.trainer.backend == "ray":
+        raise UsageError("--backend ray is not available yet; use --backend local")
+    if not config.trainer.max_steps and not config.trainer.max_minutes:
+        print("ponder train: no --steps or --minutes: training until Ctrl-C", flush=True)
+    from selfplay.trainer import LocalTrainer
+
+    summary = LocalTrainer(config, Path(args.out), resume=args.resume, show_progress=not args.quiet).run()
+    _print_summary(summary, args.out)
+    return 130 if summary.stopped_by == "interrupt" else 0
+
+
+def _print_summary(summary, out) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ponder train: {out}", show_header=False)
+    table.add_row("stopped by", summary.stopped_by)
+    table.add_row("learner step", f"{summary.step} (+{summary.steps_this_session} this run)")
+    minutes = summary.seconds / 60
+    table.add_row("wall time", f"{minutes:.1f} min")
+    table.add_row("self-play", f"{summary.games} games, {summary.positions} positions "
+                  f"({summary.positions / max(summary.seconds, 1e-9):.0f} positions/s)")
+    table.add_row("samples trained", f"{summary.samples_trained}")
+    for name, value in sorted(summary.evaluation.items()):
+        table.add_row(name, f"{value:.3f}")
+    table.add_row("checkpoint", str(summary.checkpoint))
+    table.add_row("tensorboard", f"tensorboard --logdir {Path(out) / 'tb'}")
+    Console().print(table)

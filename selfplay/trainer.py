@@ -1,0 +1,579 @@
+"""The local training backend: actor processes feeding one learner, with checkpoints and resume.
+
+This is the only module that knows about processes. The main process hosts the `Replay`
+and the `Learner`; each actor process hosts an `Actor` (spawn context, one torch thread)
+and plays many games at once. Finished games come back through one bounded queue; new
+weights go out through a one-slot queue per actor every ``weight_sync_steps`` learner
+steps. A target ratio of training samples per generated position is held by throttling
+whichever side is ahead: the learner waits for positions, and actors wait while they are
+more than ``ratio_slack_positions`` ahead of what the learner has consumed.
+
+Everything a resumed run needs is in the run folder: ``config.toml``, ``replay/games.npz``
+(written first) and ``checkpoints/latest.pt`` (written last, atomically, with the step,
+optimizer, counters and random state), so a ``kill -9`` loses at most one checkpoint
+interval and never leaves a half-written ``latest.pt``. Ctrl-C (or SIGTERM) stops the
+actors and writes a final checkpoint. Actors also exit on their own when their parent
+disappears, so a killed trainer leaves no orphans.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import queue
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from envs.errors import UsageError
+from selfplay.config import RunConfig, to_dict, write_toml
+from selfplay.replay import GameHistory, Replay
+
+CHECKPOINTS = "checkpoints"
+LATEST = "latest.pt"
+GAME_QUEUE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files and folders of one run folder."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / CHECKPOINTS
+
+    @property
+    def latest(self) -> Path:
+        return self.root / CHECKPOINTS / LATEST
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tb"
+
+    @property
+    def replay(self) -> Path:
+        return self.root / "replay"
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    """The outcome of one `train` call (this session only, except ``step``)."""
+
+    step: int
+    steps_this_session: int
+    samples_trained: int
+    games: int
+    positions: int
+    seconds: float
+    stopped_by: str            # "steps", "minutes", "interrupt"
+    evaluation: dict
+    checkpoint: Path
+
+
+# ----------------------------------------------------------------------------- actor process
+
+def _actor_main(actor_id: int, config: RunConfig, weights: dict, seed_words: list[int],
+                game_queue, weights_queue, generated, budget, stop_event, parent_pid: int) -> None:
+    """Body of one actor process: play, send finished games, pick up new weights."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # the trainer handles Ctrl-C for everyone
+    try:
+        import torch
+
+        from agent.agent import Agent
+        from agent.networks import MuZeroNetwork
+        from envs.registry import get_game
+        from selfplay.actor import Actor
+
+        torch.set_num_threads(max(1, config.actor.torch_threads))
+        game = get_game(config.game.name, **config.game.options)
+        network = MuZeroNetwork(game, config.network)
+        network.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
+        network.eval()
+        agent = Agent(network, game, device="cpu")
+        rng = np.random.default_rng(np.random.SeedSequence(seed_words))
+        actor = Actor(game, agent, config.search, config.actor, rng)
+        batch = config.actor.games_per_actor
+        while not stop_event.is_set():
+            if os.getppid() != parent_pid:
+                return                                 # the trainer died: do not linger
+            latest = None
+            while True:
+                try:
+                    latest = weights_queue.get_nowait()
+                except queue.Empty:
+                    break
+            if latest is not None:
+                network.load_state_dict({name: torch.from_numpy(array) for name, array in latest.items()})
+                network.eval()
+            if generated.value >= budget.value:
+                time.sleep(0.01)
+                continue
+            finished = actor.play_move()
+            with generated.get_lock():
+                generated.value += batch
+            if finished:
+                message = ("games", actor_id, finished, dataclasses.asdict(actor.stats()))
+                while not stop_event.is_set():
+                    try:
+                        game_queue.put(message, timeout=0.2)
+                        break
+                    except queue.Full:
+                        if os.getppid() != parent_pid:
+                            return
+    except Exception:  # report to the trainer rather than dying silently
+        try:
+            game_queue.put(("error", actor_id, traceback.format_exc(), None), timeout=5)
+        except Exception:
+            pass
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def save_run_checkpoint(paths: RunPaths, learner, replay: Replay, game, config: RunConfig,
+                        extra: dict, keep: int) -> Path:
+    """Replay first, then ``step_N.pt`` and ``latest.pt`` (atomic); prune old step files."""
+    from agent.checkpoint import make_payload, save_checkpoint
+
+    replay.save(paths.replay)
+    payload = make_payload(learner.network, game, config=to_dict(config), step=learner.step,
+                           optimizer_state=learner.optimizer_state(), extra=extra)
+    save_checkpoint(paths.checkpoints / f"step_{learner.step}.pt", payload)
+    save_checkpoint(paths.latest, payload)
+    steps = sorted((int(p.stem.split("_", 1)[1]), p) for p in paths.checkpoints.glob("step_*.pt")
+                   if p.stem.split("_", 1)[1].isdigit())
+    for _, old in steps[:-max(1, keep)]:
+        old.unlink(missing_ok=True)
+    return paths.latest
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+class LocalTrainer:
+    """Runs actors in processes and the learner here until a step or time budget is spent."""
+
+    def __init__(self, config: RunConfig, out: Path, resume: bool, show_progress: bool = True) -> None:
+        self.config = config
+        self.paths = RunPaths(Path(out))
+        self.resume = resume
+        self.show_progress = show_progress
+
+    # -------------------------------------------------------------- setup
+    def _build(self):
+        import torch
+
+        from agent.agent import Agent
+        from agent.networks import MuZeroNetwork
+        from envs.registry import get_game
+        from selfplay.learner import Learner, resolve_device
+
+        config = self.config
+        self.game = get_game(config.game.name, **config.game.options)
+        self.device = resolve_device(config.learner.device)
+        torch.manual_seed(config.trainer.seed)
+        self.rng = np.random.default_rng(config.trainer.seed)
+        network = MuZeroNetwork(self.game, config.network)
+        self.learner = Learner(network, config, self.device)
+        self.replay = Replay(config.replay.capacity_positions, config.loss.unroll_steps,
+                             td_steps=config.replay.td_steps, discount=config.replay.discount,
+                             two_player=config.search.two_player,
+                             priority_alpha=config.replay.priority_alpha,
+                             priority_beta=config.replay.priority_beta)
+        self.agent = Agent(self.learner.network, self.game, device=str(self.device))
+        self.session = 0
+        self.elapsed_before = 0.0
+        self.games_total = 0
+        if self.resume and self.paths.latest.exists():
+            self._restore(torch)
+        elif self.resume:
+            self.replay.load(self.paths.replay)
+
+    def _restore(self, torch) -> None:
+        from agent.checkpoint import load_checkpoint
+
+        checkpoint = load_checkpoint(self.paths.latest, expect_game=self.game)
+        try:
+            self.learner.network.load_state_dict(checkpoint.model)
+        except RuntimeError as error:
+            raise UsageError(f"{self.paths.latest}: the network in config.toml does not match the "
+                             f"checkpoint ({str(error).splitlines()[0]})") from None
+        if checkpoint.optimizer:
+            self.learner.load_optimizer_state(checkpoint.optimizer)
+        self.learner.step = checkpoint.step
+        extra = checkpoint.extra
+        self.learner.samples_trained = int(extra.get("samples_trained", 0))
+        self.session = int(extra.get("session", 0)) + 1
+        self.elapsed_before = float(extra.get("elapsed_seconds", 0.0))
+        self.games_total = int(extra.get("games_total", 0))
+        if "numpy_rng" in extra:
+            self.rng.bit_generator.state = json.loads(extra["numpy_rng"])
+        if "torch_rng" in extra:
+            torch.set_rng_state(extra["torch_rng"])
+        self.replay.load(self.paths.replay)
+
+    def _extra(self, elapsed: float) -> dict:
+        import torch
+
+        return {
+            "samples_trained": self.learner.samples_trained,
+            "session": self.session,
+            "elapsed_seconds": self.elapsed_before + elapsed,
+            "games_total": self.games_total,
+            "replay_positions_added": self.replay.positions_added,
+            "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def _start_actors(self):
+        context = mp.get_context("spawn")
+        self.game_queue = context.Queue(maxsize=GAME_QUEUE_SIZE)
+        self.stop_event = context.Event()
+        self.generated = context.Value("q", 0)
+        self.budget = context.Value("d", float(self._actor_budget(0)))
+        self.weight_queues = []
+        self.processes = []
+        weights = self.learner.weights()
+        for actor_id in range(self.config.actor.num_actors):
+            weights_queue = context.Queue(maxsize=1)
+            seed_words = [self.config.trainer.seed, self.session, actor_id, 0x5E1F]
+            process = context.Process(
+                target=_actor_main, name=f"ponder-actor-{actor_id}", daemon=True,
+                args=(actor_id, self.config, weights, seed_words, self.game_queue, weights_queue,
+                      self.generated, self.budget, self.stop_event, os.getpid()))
+            process.start()
+            self.weight_queues.append(weights_queue)
+            self.processes.append(process)
+
+    def _stop_actors(self) -> None:
+        if not getattr(self, "processes", None):
+            return
+        self.stop_event.set()
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(p.is_alive() for p in self.processes):
+            self._drain_queue(timeout=0.05, store=False)   # unblock actors stuck on a full queue
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+        for channel in [self.game_queue, *self.weight_queues]:
+            channel.cancel_join_thread()
+            channel.close()
+        self.processes = []
+
+    def _actor_budget(self, session_samples: int) -> float:
+        trainer = self.config.trainer
+        consumed = session_samples / max(trainer.samples_per_position, 1e-9)
+        return max(float(self.config.replay.min_positions), consumed) + trainer.ratio_slack_positions
+
+    def _broadcast_weights(self) -> None:
+        weights = self.learner.weights()
+        for channel in self.weight_queues:
+            try:
+                channel.get_nowait()
+            except queue.Empty:
+                pass
+            try:
+                channel.put_nowait(weights)
+            except queue.Full:
+                pass
+
+    def _drain_queue(self, timeout: float, store: bool = True) -> list[GameHistory]:
+        received: list[GameHistory] = []
+        block = timeout > 0
+        while True:
+            try:
+                kind, actor_id, payload, stats = self.game_queue.get(block=block, timeout=timeout if block else None)
+            except queue.Empty:
+                break
+            block = False
+            if kind == "error":
+                if store:
+                    last = payload.strip().splitlines()[-1]
+                    raise RuntimeError(f"actor {actor_id} failed: {last}\n{payload}")
+                continue
+            if store:
+                received.extend(payload)
+                self.actor_stats[actor_id] = stats
+        return received
+
+    # -------------------------------------------------------------- the loop
+    def run(self) -> TrainSummary:
+        import torch
+
+        from selfplay.evaluation import evaluate
+
+        self._build()
+        config = self.config
+        trainer = config.trainer
+        learner_threads = max(1, (os.cpu_count() or 1) - config.actor.num_actors)
+        torch.set_num_threads(learner_threads)
+        self.paths.checkpoints.mkdir(parents=True, exist_ok=True)
+        write_toml(config, self.paths.config)
+
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.paths.tensorboard), purge_step=self.learner.step if self.resume else None)
+        monitor = _Monitor(writer, self.show_progress, trainer, self.learner.step)
+        self.actor_stats: dict[int, dict] = {}
+        start_step = self.learner.step
+        session_samples = 0
+        session_positions = 0
+        session_games = 0
+        started = time.monotonic()
+        last_checkpoint = started
+        last_eval = started
+        evaluation: dict = {}
+        stopped_by = "steps"
+        batch_size = config.learner.batch_size
+        search_quiet = dataclasses.replace(config.search, dirichlet_fraction=0.0, gumbel_noise=False)
+        interrupted = _InterruptFlag()
+        self.processes = []
+        try:
+            interrupted.install()
+            self._start_actors()
+            monitor.start()
+            while True:
+                elapsed = time.monotonic() - started
+                if interrupted.flag:
+                    stopped_by = "interrupt"
+                    break
+                if trainer.max_steps and self.learner.step - start_step >= trainer.max_steps:
+                    stopped_by = "steps"
+                    break
+                if trainer.max_minutes and elapsed >= trainer.max_minutes * 60:
+                    stopped_by = "minutes"
+                    break
+                can_train = (self.replay.num_positions >= config.replay.min_positions
+                             and session_samples + batch_size <= trainer.samples_per_position * session_positions)
+                for game in self._drain_queue(timeout=0.0 if can_train else 0.05):
+                    self.replay.add_game(game)
+                    session_positions += game.length
+                    session_games += 1
+                    self.games_total += 1
+                    monitor.add_game(game)
+                if not can_train:
+                    if not any(p.is_alive() for p in self.processes):
+                        raise RuntimeError("every actor process has exited")
+                    monitor.refresh(self.learner.step, session_positions, session_games, self.replay, elapsed)
+                    continue
+                batch = self.replay.sample(batch_size, self.rng)
+                reanalysed = 0
+                if config.replay.reanalyse_fraction > 0:
+                    from selfplay.learner import reanalyse
+
+                    self.learner.network.eval()
+                    batch, reanalysed = reanalyse(batch, self.replay, self.agent, self.game, search_quiet,
+                                                  config.replay.reanalyse_fraction, self.rng)
+                result = self.learner.train_step(batch, self.replay)
+                session_samples += batch_size
+                self.budget.value = float(self._actor_budget(session_samples))
+                if self.learner.step % trainer.weight_sync_steps == 0:
+                    self._broadcast_weights()
+                monitor.step(result, reanalysed)
+                if self.learner.step % trainer.log_every_steps == 0:
+                    monitor.log_rates(self.learner.step, session_positions, session_games, self.replay,
+                                      self.actor_stats, elapsed)
+                now = time.monotonic()
+                if trainer.eval_minutes and now - last_eval >= trainer.eval_minutes * 60:
+                    evaluation = self._evaluate(evaluate)
+                    monitor.log_evaluation(self.learner.step, evaluation)
+                    last_eval = time.monotonic()
+                if trainer.checkpoint_minutes and now - last_checkpoint >= trainer.checkpoint_minutes * 60:
+                    save_run_checkpoint(self.paths, self.learner, self.replay, self.game, config,
+                                        self._extra(now - started), trainer.keep_checkpoints)
+                    last_checkpoint = time.monotonic()
+                monitor.refresh(self.learner.step, session_positions, session_games, self.replay, elapsed)
+        except KeyboardInterrupt:
+            stopped_by = "interrupt"
+        finally:
+            interrupted.uninstall()
+            self._stop_actors()
+            monitor.stop()
+        elapsed = time.monotonic() - started
+        if self.learner.step > start_step or not self.paths.latest.exists():
+            if trainer.eval_games > 0:
+                evaluation = self._evaluate(evaluate)
+                monitor.log_evaluation(self.learner.step, evaluation)
+            save_run_checkpoint(self.paths, self.learner, self.replay, self.game, config,
+                                self._extra(elapsed), trainer.keep_checkpoints)
+        writer.close()
+        return TrainSummary(step=self.learner.step, steps_this_session=self.learner.step - start_step,
+                            samples_trained=session_samples, games=session_games, positions=session_positions,
+                            seconds=elapsed, stopped_by=stopped_by, evaluation=evaluation,
+                            checkpoint=self.paths.latest)
+
+    def _evaluate(self, evaluate) -> dict:
+        trainer = self.config.trainer
+        if trainer.eval_games <= 0:
+            return {}
+        search = self.config.search
+        if trainer.eval_sims > 0:
+            search = dataclasses.replace(search, num_simulations=trainer.eval_sims)
+        self.learner.network.eval()
+        return evaluate(self.game, self.learner.network, self.agent, search, trainer.eval_games,
+                        seed=self.config.trainer.seed + self.learner.step, device=self.device)
+
+
+class _InterruptFlag:
+    """Turns SIGINT/SIGTERM into a flag the loop checks, so the stop is always clean."""
+
+    def __init__(self) -> None:
+        self.flag = False
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.flag:   # a second Ctrl-C: stop waiting politely
+            raise KeyboardInterrupt
+        self.flag = True
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:   # not the main thread (e.g. inside a test runner thread)
+                pass
+
+    def uninstall(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+class _Monitor:
+    """TensorBoard scalars and the rich progress line: the numbers a person watches."""
+
+    def __init__(self, writer, show_progress: bool, trainer_config, start_step: int) -> None:
+        self.writer = writer
+        self.show_progress = show_progress
+        self.trainer_config = trainer_config
+        self.start_step = start_step
+        self.progress = None
+        self.task = None
+        self.last_refresh = 0.0
+        self.window_games: list[GameHistory] = []
+        self.parts_sum: dict[str, float] = {}
+        self.parts_count = 0
+        self.last_parts: dict[str, float] = {}
+        self.last_rate_time = time.monotonic()
+        self.last_rate_positions = 0
+        self.last_rate_games = 0
+        self.positions_per_second = 0.0
+        self.games_per_minute = 0.0
+        self.evaluation: dict = {}
+
+    def start(self) -> None:
+        if not self.show_progress:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        console = Console(file=sys.stderr)
+        self.progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("{task.description}"),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 console=console, transient=False)
+        total = (self.trainer_config.max_steps if self.trainer_config.max_steps
+                 else self.trainer_config.max_minutes * 60 or None)
+        self.task = self.progress.add_task("starting actors", total=total)
+        self.progress.start()
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def add_game(self, game: GameHistory) -> None:
+        self.window_games.append(game)
+
+    def step(self, result, reanalysed: int) -> None:
+        for name, value in result.parts.items():
+            self.parts_sum[name] = self.parts_sum.get(name, 0.0) + value
+        self.parts_count += 1
+        self.last_learning_rate = result.learning_rate
+        self.reanalysed = reanalysed
+
+    def log_rates(self, step: int, positions: int, games: int, replay: Replay, actor_stats: dict,
+                  elapsed: float) -> None:
+        writer = self.writer
+        if self.parts_count:
+            for name, total in self.parts_sum.items():
+                self.last_parts[name] = total / self.parts_count
+                writer.add_scalar(f"loss/{name}", total / self.parts_count, step)
+            self.parts_sum, self.parts_count = {}, 0
+        writer.add_scalar("learner/learning_rate", self.last_learning_rate, step)
+        now = time.monotonic()
+        window = now - self.last_rate_time
+        if window >= 1.0:
+            self.positions_per_second = (positions - self.last_rate_positions) / window
+            self.games_per_minute = 60.0 * (games - self.last_rate_games) / window
+            self.last_rate_time, self.last_rate_positions, self.last_rate_games = now, positions, games
+            writer.add_scalar("selfplay/positions_per_second", self.positions_per_second, step)
+            writer.add_scalar("selfplay/games_per_minute", self.games_per_minute, step)
+        writer.add_scalar("replay/positions", replay.num_positions, step)
+        writer.add_scalar("replay/games", len(replay), step)
+        if self.window_games:
+            games_window = self.window_games
+            self.window_games = []
+            lengths = np.array([g.length + g.opening.shape[0] for g in games_window], dtype=np.float64)
+            writer.add_scalar("selfplay/game_length", float(lengths.mean()), step)
+            first_wins = second_wins = draws = 0
+            for g in games_window:
+                winner_reward = float(g.rewards[-1])
+                if winner_reward == 0.0:
+                    draws += 1
+                elif (int(g.to_play[-1]) == 0) == (winner_reward > 0):
+                    first_wins += 1
+                else:
+                    second_wins += 1
+            count = len(games_window)
+            writer.add_scalar("selfplay/outcome_first_player_wins", first_wins / count, step)
+            writer.add_scalar("selfplay/outcome_second_player_wins", second_wins / count, step)
+            writer.add_scalar("selfplay/outcome_draws", draws / count, step)
+            root_values = np.concatenate([g.root_values[:1] for g in games_window])
+            writer.add_scalar("selfplay/root_value_first_position", float(root_values.mean()), step)
+            policies = np.concatenate([g.policies for g in games_window])
+            entropy = -(policies * np.log(np.clip(policies, 1e-12, None))).sum(axis=1)
+            writer.add_scalar("selfplay/policy_entropy", float(entropy.mean()), step)
+        if actor_stats:
+            total = sum(s["seconds_total"] for s in actor_stats.values())
+            search = sum(s["seconds_in_search"] for s in actor_stats.values())
+            if total > 0:
+                writer.add_scalar("selfplay/search_share_of_actor_time", search / total, step)
+
+    def log_evaluation(self, step: int, evaluation: dict) -> None:
+        self.evaluation = evaluation
+        for name, value in evaluation.items():
+            self.writer.add_scalar(f"eval/{name}", value, step)
+        self.writer.flush()
+
+    def refresh(self, step: int, positions: int, games: int, replay: Replay, elapsed: float) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if now - self.last_refresh < 0.5:
+            return
+        self.last_refresh = now
+        steps_done = step - self.start_step
+        loss = self.last_parts.get("total")
+        parts = [f"step {step}", f"{steps_done / max(elapsed, 1e-9):.1f} steps/s",
+                 f"{self.positions_per_second:.0f} pos/s", f"{games} games",
+                 f"replay {replay.num_positions}"]
+        if loss is not None:
+            parts.append(f"loss {loss:.3f}")
+        if "optimal_moves/search" in self.evaluation:
+            parts.append(f"optimal {self.evaluation['optimal_moves/search']:.1%}")
+        completed = steps_done if self.trainer_config.max_steps else elapsed
+        self.progress.update(self.task, description=" | ".join(parts), completed=completed)
