@@ -1,0 +1,84 @@
+"""`AgentPlayer`: an Agent behind envs' Player protocol, for `agent:PATH[:SIMS[:ROOT]]` players.
+
+The arena and the ablation play many games in lock-step and call ``act_batch`` with every
+position where this agent is to move, so one network call per simulation serves all of
+them. Searches are deterministic (no root noise, no Gumbel noise, temperature 0): an
+evaluation measures the agent, not its dice.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from envs.errors import UsageError
+from mcts import SearchConfig
+
+AGENT_PREFIX = "agent:"
+ROOTS = ("puct", "gumbel")
+DEFAULT_SIMS = 50
+DEFAULT_ROOT = "puct"
+
+
+def parse_agent_spec(spec: str) -> tuple[str, int, str]:
+    """``agent:PATH[:SIMS[:ROOT]]`` -> (path, sims, root); UsageError (one line) if garbled.
+
+    SIMS defaults to 50 and ROOT to puct; SIMS 0 means policy-only. The path is not
+    checked here (loading the agent does that with its own one-line error).
+    """
+    if not isinstance(spec, str) or not spec.startswith(AGENT_PREFIX):
+        raise UsageError(f"{spec!r} is not an agent player (expected agent:PATH[:SIMS[:ROOT]])")
+    parts = spec[len(AGENT_PREFIX):].split(":")
+    root, sims = DEFAULT_ROOT, DEFAULT_SIMS
+    if len(parts) >= 3 and not parts[-1].isdigit():
+        root = parts.pop()
+        if root not in ROOTS:
+            raise UsageError(f"{spec!r}: ROOT must be one of {', '.join(ROOTS)}, got {root!r}")
+        if not parts[-1].isdigit():
+            raise UsageError(f"{spec!r}: SIMS must be a whole number, got {parts[-1]!r}")
+    if len(parts) >= 2 and parts[-1].isdigit():
+        sims = int(parts.pop())
+    elif len(parts) >= 2 and parts[-1] in ROOTS:
+        raise UsageError(f"{spec!r}: write agent:PATH:SIMS:ROOT (SIMS before ROOT)")
+    path = ":".join(parts)   # a path may itself hold colons
+    if not path:
+        raise UsageError(f"{spec!r}: missing the checkpoint PATH (agent:PATH[:SIMS[:ROOT]])")
+    return path, sims, root
+
+
+def evaluation_search(sims: int, root: str) -> SearchConfig | int:
+    """The deterministic search of an evaluation player (0 stays policy-only)."""
+    if sims == 0:
+        return 0
+    return SearchConfig(num_simulations=sims, root=root, gumbel_noise=False, dirichlet_fraction=0.0)
+
+
+class AgentPlayer:
+    """Plays the agent's searched move (temperature 0) in every position it is given."""
+
+    def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str = DEFAULT_ROOT, name: str | None = None) -> None:
+        if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
+            raise UsageError(f"agent simulations must be a whole number >= 0, got {sims!r}")
+        if root not in ROOTS:
+            raise UsageError(f"agent root must be one of {', '.join(ROOTS)}, got {root!r}")
+        self.agent = agent
+        self.sims = sims
+        self.root = root
+        self.search = evaluation_search(sims, root)
+        source = getattr(agent, "checkpoint_path", None) or "network"
+        self.name = name or f"agent:{source}:{sims}:{root}"
+        self._network_evals = 0
+        self._seconds = 0.0
+        self._moves = 0
+
+    def act_batch(self, states: Sequence) -> list[int]:
+        """One move per (non-terminal) state, from one batched search."""
+        if not states:
+            return []
+        result = self.agent.act(list(states), self.search, temperature=0.0)
+        self._network_evals += result.network_evals
+        self._seconds += result.seconds
+        self._moves += len(states)
+        return [int(action) for action in result.actions]
+
+    def stats(self) -> dict:
+        """Totals since creation: network evaluations, moves, and milliseconds spent acting."""
+        return {"network_evals": self._network_evals, "moves": self._moves, "ms": self._seconds * 1000.0}
