@@ -1,0 +1,83 @@
+"""Property tests: the compiled BatchedTree and the plain-Python ReferenceTree run the same search.
+
+Both are driven by the same deterministic fake network (logits, value and reward a fixed
+pseudo-random function of the action path), with random legal masks, both root methods
+and no noise; visit counts must be identical and values equal to 1e-6.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mcts import SearchConfig
+from mcts._tree import BatchedTree
+from mcts.fake_network import FakeNetwork, run_search
+from mcts.reference import ReferenceTree
+
+
+def _legal_masks(rng: np.random.Generator, batch: int, actions: int) -> np.ndarray:
+    density = rng.uniform(0.05, 1.0)
+    legal = rng.random((batch, actions)) < density
+    legal[np.arange(batch), rng.integers(0, actions, batch)] = True
+    single = rng.integers(0, batch)   # one row always has exactly one legal action
+    legal[single] = False
+    legal[single, rng.integers(0, actions)] = True
+    return legal
+
+
+def _assert_same(reference_output, compiled_output):
+    np.testing.assert_array_equal(compiled_output.visit_counts, reference_output.visit_counts)
+    np.testing.assert_allclose(compiled_output.q_values, reference_output.q_values, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(compiled_output.root_value, reference_output.root_value, atol=1e-6)
+    np.testing.assert_allclose(compiled_output.policy, reference_output.policy, atol=1e-6)
+    np.testing.assert_array_equal(compiled_output.action, reference_output.action)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.sampled_from([1, 3, 64]), sims=st.sampled_from([1, 2, 7, 50]),
+       actions=st.integers(2, 400), root=st.sampled_from(["puct", "gumbel"]),
+       two_player=st.booleans(), interior_masks=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_compiled_tree_matches_reference(batch, sims, actions, root, two_player, interior_masks, seed):
+    # Keep each example small enough for the slow reference: bound B * S * A.
+    if batch * sims * actions > 120_000:
+        actions = max(2, 120_000 // (batch * sims))
+    rng = np.random.default_rng(seed)
+    legal = _legal_masks(rng, batch, actions)
+    interior = _legal_masks(rng, batch, actions) if interior_masks else None
+    config = SearchConfig(num_simulations=sims, root=root, two_player=two_player, gumbel_noise=False,
+                          tree_legal_masks=interior_masks, discount=float(rng.choice([1.0, 0.97])),
+                          value_bounds=None if rng.random() < 0.3 else (-1.0, 1.0))
+    network = FakeNetwork(actions, seed=seed % 1000)
+    reference, _ = run_search(ReferenceTree(batch, actions, sims + 1), config, network, legal, interior_legal=interior)
+    compiled, _ = run_search(BatchedTree(batch, actions, sims + 1), config, network, legal, interior_legal=interior)
+    _assert_same(reference, compiled)
+    assert (reference.visit_counts[~legal] == 0).all()
+    assert (reference.visit_counts.sum(axis=1) == sims).all()
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_noise_from_the_same_rng_gives_the_same_search(root):
+    config = SearchConfig(num_simulations=20, root=root, dirichlet_fraction=0.25, dirichlet_alpha=0.5)
+    network = FakeNetwork(9, seed=5)
+    legal = np.ones((4, 9), dtype=bool)
+    outputs = [run_search(tree_class(4, 9, 21), config, network, legal, rng=np.random.default_rng(11))[0]
+               for tree_class in (ReferenceTree, BatchedTree)]
+    _assert_same(*outputs)
+
+
+def test_tree_reuse_matches_reference():
+    config = SearchConfig(num_simulations=30)
+    network = FakeNetwork(5, seed=2)
+    legal = np.ones((3, 5), dtype=bool)
+    results = []
+    for tree_class in (ReferenceTree, BatchedTree):
+        tree = tree_class(3, 5, 100)
+        first, _ = run_search(tree, config, network, legal)
+        old_ids = tree.advance(first.action)
+        # the kept subtree's root is the old child of the chosen action, renumbered to 0
+        kept_visits = first.visit_counts[np.arange(3), first.action]
+        second, _ = run_search(tree, config, network, legal, root_offset=7)
+        results.append((old_ids, second))
+        assert (second.visit_counts.sum(axis=1) >= 30).all()
+        assert ((second.visit_counts.sum(axis=1) - 30) == np.maximum(kept_visits - 1, 0)).all()
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    _assert_same(results[0][1], results[1][1])
