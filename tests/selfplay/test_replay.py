@@ -1,0 +1,116 @@
+"""Replay: value targets' sign from the view of the player to move, unroll masks, sampling, persistence."""
+import numpy as np
+import pytest
+
+from envs.registry import get_game
+from selfplay.actor import mover_reward
+from selfplay.replay import GameHistory, Replay, value_targets
+
+GAME = get_game("tictactoe")
+FIRST_PLAYER_WINS = [0, 3, 1, 4, 2]            # X takes the top row on ply 5
+SECOND_PLAYER_WINS = [0, 3, 1, 4, 8, 5]        # O takes the middle row on ply 6
+DRAW = [0, 4, 8, 1, 7, 6, 2, 5, 3]
+
+
+def history_of(actions, root_values=None, opening=()):
+    """A GameHistory of real tic-tac-toe play (policies: one-hot of the move played)."""
+    state = GAME.state_from_actions(list(opening))
+    observations, to_play, masks, rewards = [], [], [], []
+    for action in actions:
+        observations.append(state.planes())
+        to_play.append(state.to_play)
+        masks.append(state.legal_mask())
+        mover = state.to_play
+        state = state.play(action)
+        rewards.append(mover_reward(state, mover))
+    assert state.is_terminal()
+    length = len(actions)
+    policies = np.eye(GAME.num_actions, dtype=np.float32)[actions]
+    values = np.zeros(length, np.float32) if root_values is None else np.asarray(root_values, np.float32)
+    return GameHistory(np.stack(observations), np.asarray(actions, np.int64), np.asarray(rewards, np.float32),
+                       np.asarray(to_play, np.int8), policies, values, np.stack(masks),
+                       np.asarray(opening, np.int64))
+
+
+def test_final_outcome_value_targets_follow_the_player_to_move():
+    assert value_targets(history_of(FIRST_PLAYER_WINS), -1, 1.0, True).tolist() == [1, -1, 1, -1, 1]
+    assert value_targets(history_of(SECOND_PLAYER_WINS), -1, 1.0, True).tolist() == [-1, 1, -1, 1, -1, 1]
+    assert value_targets(history_of(DRAW), -1, 1.0, True).tolist() == [0] * 9
+
+
+def test_n_step_targets_bootstrap_with_the_sign_of_the_player_to_move():
+    game = history_of(FIRST_PLAYER_WINS, root_values=[0.1, 0.2, 0.3, 0.4, 0.5])
+    targets = value_targets(game, td_steps=1, discount=0.9, two_player=True)
+    # the opponent moves next, so its value counts negatively; the last move earns +1 itself
+    np.testing.assert_allclose(targets, [-0.9 * 0.2, -0.9 * 0.3, -0.9 * 0.4, -0.9 * 0.5, 1.0], rtol=1e-6)
+    one_player = value_targets(game, td_steps=2, discount=0.5, two_player=False)
+    np.testing.assert_allclose(one_player[0], 0.25 * 0.3, rtol=1e-6)
+
+
+def test_unroll_targets_and_masks_past_the_end():
+    replay = Replay(capacity_positions=1000, unroll_steps=5)
+    game_id = replay.add_game(history_of(FIRST_PLAYER_WINS))
+    batch = replay.make_batch(np.array([game_id]), np.array([3]), np.ones(1, np.float32),
+                              np.random.default_rng(0))
+    assert batch.target_value[0].tolist() == [-1, 1, 0, 0, 0, 0]
+    assert batch.target_reward[0].tolist() == [0, 0, 1, 0, 0, 0]
+    assert batch.policy_mask[0].tolist() == [1, 1, 0, 0, 0, 0]
+    assert batch.value_mask[0].tolist() == [1, 1, 1, 0, 0, 0]
+    assert batch.actions[0, :2].tolist() == [4, 2]
+    assert np.all((batch.actions >= 0) & (batch.actions < 9))
+    assert batch.target_policy[0, 0].argmax() == 4 and batch.target_policy[0, 2:].sum() == 0
+    np.testing.assert_array_equal(batch.observations[0], GAME.state_from_actions([0, 3, 1]).planes())
+
+
+def test_capacity_drops_the_oldest_games():
+    replay = Replay(capacity_positions=20, unroll_steps=2)
+    ids = [replay.add_game(history_of(DRAW)) for _ in range(5)]
+    assert replay.num_positions <= 20 and len(replay) == 2
+    assert replay.game(ids[0]) is None and replay.game(ids[-1]) is not None
+    assert replay.positions_added == 45 and replay.games_added == 5
+
+
+def test_uniform_sampling_covers_every_position():
+    replay = Replay(capacity_positions=1000, unroll_steps=1)
+    replay.add_game(history_of(FIRST_PLAYER_WINS))
+    replay.add_game(history_of(DRAW))
+    batch = replay.sample(2000, np.random.default_rng(1))
+    seen = set(zip(batch.game_ids.tolist(), batch.positions.tolist()))
+    assert len(seen) == 5 + 9
+    assert np.all(batch.weights == 1)
+
+
+def test_prioritised_sampling_follows_priorities():
+    replay = Replay(capacity_positions=1000, unroll_steps=1, priority_alpha=1.0, priority_beta=1.0)
+    a = replay.add_game(history_of(FIRST_PLAYER_WINS))
+    b = replay.add_game(history_of(DRAW))
+    replay.update_priorities(np.array([a] * 5 + [b] * 9), np.r_[np.arange(5), np.arange(9)], np.zeros(14))
+    replay.update_priorities(np.array([b]), np.array([4]), np.array([10.0]))
+    batch = replay.sample(1000, np.random.default_rng(2))
+    share = np.mean((batch.game_ids == b) & (batch.positions == 4))
+    assert share > 0.95
+    # the over-sampled position gets the smallest importance weight
+    assert batch.weights[(batch.game_ids == b) & (batch.positions == 4)].max() < batch.weights.max()
+
+
+def test_save_and_load_restore_samples_exactly(tmp_path):
+    replay = Replay(capacity_positions=1000, unroll_steps=3, priority_alpha=0.5)
+    replay.add_game(history_of(FIRST_PLAYER_WINS, opening=()))
+    replay.add_game(history_of([4, 8, 5, 3, 6, 2, 7], opening=[0, 1]))
+    replay.update_priorities(np.array([1]), np.array([2]), np.array([3.0]))
+    replay.save(tmp_path)
+    restored = Replay(capacity_positions=1000, unroll_steps=3, priority_alpha=0.5)
+    assert restored.load(tmp_path)
+    assert (restored.num_positions, restored.games_added, restored.positions_added) == (12, 2, 12)
+    assert restored.game(1).action_prefix(2) == [0, 1, 4, 8]
+    first = replay.sample(64, np.random.default_rng(3))
+    second = restored.sample(64, np.random.default_rng(3))
+    for name in first.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name), err_msg=name)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert not Replay(10, 1).load(tmp_path / "nothing")
+
+
+def test_sampling_an_empty_replay_is_an_error():
+    with pytest.raises(ValueError):
+        Replay(10, 1).sample(4, np.random.default_rng(0))

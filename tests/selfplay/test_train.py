@@ -1,0 +1,74 @@
+"""End to end: `ponder train` on tic-tac-toe with a tiny budget, then `--resume` continues it."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# Tiny and fast: a few games per actor, 2 simulations, small batches, a token evaluation.
+TINY = ["--sims", "2", "--actors", "1", "--quiet",
+        "--set", "actor.games_per_actor=16", "--set", "learner.batch_size=32",
+        "--set", "replay.min_positions=40", "--set", "trainer.eval_games=2",
+        "--set", "trainer.eval_sims=2", "--set", "trainer.samples_per_position=2.0",
+        "--set", "trainer.log_every_steps=5"]
+
+
+def ponder(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "scripts.ponder", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def load(path):
+    from agent.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+@pytest.mark.timeout(300)
+def test_train_then_resume_continues_step_optimizer_and_replay(tmp_path):
+    out = tmp_path / "run"
+    first = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "20", *TINY)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert (out / "config.toml").exists() and (out / "replay" / "games.npz").exists()
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+    checkpoint = load(out / "checkpoints" / "latest.pt")
+    assert checkpoint.step == 20 and (out / "checkpoints" / "step_20.pt").exists()
+    adam_steps = {int(s["step"]) for s in checkpoint.optimizer["state"].values()}
+    assert adam_steps == {20}
+    with np.load(out / "replay" / "games.npz") as data:
+        games_after_first = int(data["counters"][1])
+    assert games_after_first > 0
+
+    from agent.agent import Agent
+    from envs.registry import get_game
+
+    agent = Agent.load(out)
+    state = get_game("tictactoe").initial_state()
+    assert agent.act([state], 2).actions[0] in state.legal_actions()
+
+    again = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "5", *TINY)
+    assert again.returncode == 2 and "--resume" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+    resumed = ponder("train", "--out", str(out), "--resume", "--steps", "10", *TINY)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    checkpoint = load(out / "checkpoints" / "latest.pt")
+    assert checkpoint.step == 30
+    assert {int(s["step"]) for s in checkpoint.optimizer["state"].values()} == {30}
+    assert checkpoint.extra["session"] == 1
+    with np.load(out / "replay" / "games.npz") as data:
+        assert int(data["counters"][1]) > games_after_first   # counters continued: replay was reloaded
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--game", "tictactoe", "--backend", "ray"], "not available yet"),
+    (["--game", "no_such_game"], "no_such_game"),
+    (["--resume"], "holds no run"),
+    (["--game", "tictactoe", "--set", "learner.batch_size=big"], "expects an integer"),
+    (["--game", "tictactoe", "--steps", "0"], "--steps"),
+])
+def test_usage_errors_are_one_line(tmp_path, args, words):
+    result = ponder("train", "--out", str(tmp_path / "run"), *args, timeout=60)
+    assert result.returncode == 2
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
