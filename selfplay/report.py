@@ -238,6 +238,10 @@ def _preset_players(results: dict) -> list[tuple[str, dict]]:
     return chosen
 
 
+def _missing_presets(results: dict) -> list[str]:
+    return [name for name, sims in results["presets"].items() if sims not in results["sims"]]
+
+
 def render_markdown(results: dict, plots: dict[str, str]) -> str:
     """The whole report.md text."""
     elo = results["elo"]["players"]
@@ -247,15 +251,19 @@ def render_markdown(results: dict, plots: dict[str, str]) -> str:
         "",
         f"Command: `{results['command']}`",
         "",
-        f"Checkpoints: " + ", ".join(f"`{c['label']}` (step {c['step']}, `{c['path']}`)" for c in results["checkpoints"]),
-        f"; roots: {', '.join(results['roots'])}; simulations: {', '.join(map(str, results['sims']))}; "
+        "Checkpoints: " + ", ".join(f"`{c['label']}` (step {c['step']}, `{c['path']}`)" for c in results["checkpoints"])
+        + f"; roots: {', '.join(results['roots'])}; simulations: {', '.join(map(str, results['sims']))}; "
         f"{results['games_per_match']} games per match, colours alternating; seed {results['seed']}; "
         f"{results['totals']['games']} games in all ({results['totals']['cached_games']} from the cache); "
-        f"wall time {results['totals']['seconds']:.0f} s on {results['totals']['workers']} worker process(es).",
+        f"this invocation took {results['totals']['seconds']:.0f} s for new games and measurements on "
+        f"{results['totals']['workers']} worker process(es).",
         "",
         "## Policy-only vs shallow vs deep search against each opponent",
         "",
-        "Score of the agent (win 1, draw 1/2) with wins-draws-losses.",
+        "Score of the agent (win 1, draw 1/2) with wins-draws-losses. Presets: policy-only = 0, "
+        f"shallow = {results['presets']['shallow']}, deep = {results['presets']['deep']} simulations"
+        + ("" if not _missing_presets(results) else
+           f" ({', '.join(_missing_presets(results))} not in the ladder, so not shown)") + ".",
         "",
         "| agent | " + " | ".join(baselines) + " | Elo [95% interval] |",
         "|---|" + "---|" * len(baselines) + "---|",
