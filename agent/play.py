@@ -20,10 +20,10 @@ from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_l
     score_line, wants_color
 from envs.errors import UsageError
 
-DEFAULT_SIMS = 100
 MAX_SIMS = 100_000
 TOP_MOVES_SHOWN = 3
 AGENT_PREFIX = "agent:"
+DEFAULT_SIMS = 50  # the same as an `agent:PATH` player's default (agent/player.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,14 +81,17 @@ class AgentOpponent:
     def set_sims(self, sims: int) -> None:
         self.sims = sims
 
-    def analyse(self, state) -> Analysis:
-        from mcts.config import SearchConfig
+    def warm_up(self) -> None:
+        """One search before the game, so one-off start-up costs (torch's first calls) do not
+        inflate the time shown for the agent's first move."""
+        self.analyse(self.game.initial_state())
 
-        # No root noise and no Gumbel noise: in play the agent shows its best judgement.
-        # 0 simulations is the policy-only agent, which Agent.act takes as the int 0.
-        search = SearchConfig(num_simulations=self.sims, root=self.root, gumbel_noise=False,
-                              dirichlet_fraction=0.0) if self.sims > 0 else 0
-        result = self.agent.act([state], search, temperature=0.0, rng=self._rng)
+    def analyse(self, state) -> Analysis:
+        from agent.player import evaluation_search
+
+        # The arena's deterministic search (no root or Gumbel noise; 0 = policy only):
+        # in play the agent shows its best judgement, the same one it is measured by.
+        result = self.agent.act([state], evaluation_search(self.sims, self.root), temperature=0.0, rng=self._rng)
         return analysis_from_act(self.game, state, result, self.sims)
 
     def choose(self, state) -> tuple[int, Analysis]:
@@ -155,7 +158,7 @@ def game_words(game) -> str:
 def _game_text_action(game, text: str) -> int | None:
     try:
         return game.text_to_action(text)
-    except UsageError:
+    except ValueError:
         return None
 
 
@@ -237,7 +240,7 @@ class PlaySession:
             return
         try:
             action = self.game.text_to_action(text)
-        except UsageError as error:
+        except ValueError as error:  # UsageError is one; a generic adapter may raise a plain ValueError
             self.view.say(f"not a move or a command: {error} (type help)", "warn")
             return
         legal = self.state.legal_mask()
@@ -399,30 +402,13 @@ def line_reader(stream: IO[str], view: BoardView) -> Callable[[str], str | None]
     return read_piped
 
 
-def parse_agent_spec(spec: str) -> tuple[str, int | None, str | None]:
-    """``agent:PATH[:SIMS[:ROOT]]`` -> (path, sims or None, root or None); UsageError if garbled."""
-    parts = spec[len(AGENT_PREFIX):].split(":")
-    path, sims, root = parts[0], None, None
-    if not path or len(parts) > 3:
-        raise UsageError(f"{spec!r}: expected agent:PATH[:SIMS[:ROOT]]")
-    if len(parts) >= 2:
-        if not parts[1].isdigit():
-            raise UsageError(f"{spec!r}: SIMS must be a whole number, got {parts[1]!r}")
-        sims = int(parts[1])
-    if len(parts) == 3:
-        if parts[2] not in ("puct", "gumbel"):
-            raise UsageError(f"{spec!r}: ROOT must be puct or gumbel, got {parts[2]!r}")
-        root = parts[2]
-    return path, sims, root
-
-
 def _load_agent(path: str, game):
     from agent.checkpoint import resolve_checkpoint_path
 
     resolve_checkpoint_path(path)  # a missing file is one line before the agent's imports are paid for
     from agent.agent import Agent
 
-    agent = Agent.load(path, device="cpu")
+    agent = Agent.load(path, device="cpu")  # the checkpoint's own game, options included
     # Names only: the checkpoint's own game options (a 9x9 gomoku, say) are the ones played.
     if agent.game.name != game.name:
         raise UsageError(f"{path} is an agent for {game_words(agent.game)}, not for {game_words(game)}")
@@ -455,13 +441,17 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # interactive: a few threads, never oversubscribe
     if args.opponent:
-        path, spec_sims, spec_root = parse_agent_spec(args.opponent)
+        from agent.player import parse_agent_spec
+
+        path, sims, root = parse_agent_spec(args.opponent)  # --sims and --root below override it
     else:
-        path, spec_sims, spec_root = args.checkpoint or _shipped_agent_path(game), None, None
-    sims = args.sims if args.sims is not None else spec_sims if spec_sims is not None else DEFAULT_SIMS
-    root = args.root or spec_root or "puct"
+        path, sims, root = args.checkpoint or _shipped_agent_path(game), DEFAULT_SIMS, "puct"
+    sims = args.sims if args.sims is not None else sims
+    root = args.root or root
     agent = _load_agent(path, game)
-    return AgentOpponent(agent, sims, root, path, args.seed), agent.game
+    opponent = AgentOpponent(agent, sims, root, path, args.seed)
+    opponent.warm_up()
+    return opponent, agent.game
 
 
 def run(args: argparse.Namespace) -> int:
