@@ -436,10 +436,6 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
             raise UsageError(f"--sims and --root apply to an agent, not to --opponent {args.opponent}")
         return BaselineOpponent(parse_player(args.opponent, game, args.seed), args.opponent), game
 
-    import torch
-
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # interactive: a few threads, never oversubscribe
     if args.opponent:
         from agent.player import parse_agent_spec
 
@@ -448,6 +444,10 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
         path, sims, root = args.checkpoint or _shipped_agent_path(game), DEFAULT_SIMS, "puct"
     sims = args.sims if args.sims is not None else sims
     root = args.root or root
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # interactive: a few threads, never oversubscribe
     agent = _load_agent(path, game)
     opponent = AgentOpponent(agent, sims, root, path, args.seed)
     opponent.warm_up()

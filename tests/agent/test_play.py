@@ -263,7 +263,6 @@ def fake_agent_session(lines: list[str], sims: int = 20, human_player: int = 0):
 
 
 def test_after_each_agent_move_win_chance_top_moves_sims_and_time():
-    pytest.importorskip("mcts.config")
     session, fake, output = fake_agent_session(["5"])
     assert session.play() == 0
     agent_lines = [line for line in output.getvalue().splitlines() if line.startswith("the agent plays")]
@@ -273,7 +272,6 @@ def test_after_each_agent_move_win_chance_top_moves_sims_and_time():
 
 
 def test_hint_analyses_the_humans_position_and_sims_changes_the_search():
-    pytest.importorskip("mcts.config")
     session, fake, output = fake_agent_session(["hint", "sims 0", "hint", "sims -3", "sims lots"])
     session.play()
     lines = output.getvalue().splitlines()
@@ -287,22 +285,53 @@ def test_hint_analyses_the_humans_position_and_sims_changes_the_search():
 
 
 # ------------------------------------------------------------------ a real (tiny, random) agent
-def test_full_game_against_a_tiny_random_weights_checkpoint(monkeypatch, capsys, tmp_path):
-    pytest.importorskip("agent.agent")
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Random-weights checkpoints of a tiny network, written with the checkpoint API."""
+    import torch
+
     from agent.checkpoint import make_payload, save_checkpoint
     from agent.config import NetworkConfig
     from agent.networks import GameSpec, MuZeroNetwork
 
-    game = envs.get_game("tictactoe")
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny")
     tiny = NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1, prediction_blocks=1,
                          head_hidden=8)
-    network = MuZeroNetwork(GameSpec(game.observation_shape, game.num_actions), tiny)
-    path = save_checkpoint(tmp_path / "tiny.pt", make_payload(network, game))
+    paths = {}
+    for name in ("tictactoe", "connect_four"):
+        game = envs.get_game(name)
+        network = MuZeroNetwork(GameSpec(game.observation_shape, game.num_actions), tiny)
+        paths[name] = save_checkpoint(folder / f"{name}.pt", make_payload(network, game))
+    return paths
+
+
+def test_full_game_against_a_tiny_random_weights_checkpoint(monkeypatch, capsys, tiny_checkpoints):
     squares = [str(square) for square in range(1, 10)]
-    status, out, err = run_play(monkeypatch, capsys, ["--game", "tictactoe", "--checkpoint", str(path),
-                                                      "--sims", "4"], "hint\n" + every_move_script(squares, 2))
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "tictactoe", "--checkpoint",
+                                                      str(tiny_checkpoints["tictactoe"]), "--sims", "4"],
+                                "hint\n" + every_move_script(squares, 2))
     assert status == 0, err
     assert out.count("game over: ") == 1
     agent_lines = [line for line in out.splitlines() if line.startswith("the agent plays")]
     assert agent_lines and all("its win chance" in line and "4 sims in" in line for line in agent_lines)
     assert any(line.startswith("hint: the agent would play") for line in out.splitlines())
+
+
+def test_agent_player_string_as_opponent_with_gumbel_root(monkeypatch, capsys, tiny_checkpoints):
+    spec = f"agent:{tiny_checkpoints['connect_four']}:3:gumbel"
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "connect_four", "--opponent", spec,
+                                                      "--agent-first"], "4\nsims 0\n4\nquit\n")
+    assert status == 0, err
+    assert "3 sims, gumbel)" in out.splitlines()[0]
+    agent_lines = [line for line in out.splitlines() if line.startswith("the agent plays")]
+    assert len(agent_lines) == 3
+    assert "3 sims in" in agent_lines[0] and "3 sims in" in agent_lines[1]
+    assert "prior: " in agent_lines[2] and "policy only in" in agent_lines[2]
+
+
+def test_a_checkpoint_of_another_game_is_one_line_and_exit_2(monkeypatch, capsys, tiny_checkpoints):
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "connect_four", "--checkpoint",
+                                                      str(tiny_checkpoints["tictactoe"])], "")
+    assert status == 2 and out == ""
+    assert err.strip().endswith("is an agent for tictactoe, not for connect_four")
