@@ -80,18 +80,21 @@ def analysis_details(analysis: Analysis) -> str:
     return f"{label}: {', '.join(moves)} · {effort} in {analysis.seconds:.2f} s"
 
 
-def agent_move_line(move_text: str, analysis: Analysis | None, opponent_name: str) -> str:
-    """The line after each opponent move: the move, and the agent's reasons when it has any."""
+def agent_move_lines(move_text: str, analysis: Analysis | None, opponent_name: str) -> list[str]:
+    """After each opponent move: the move, then (an agent only) an indented line with its reasons.
+
+    Two short lines rather than one long one, so an 80-column terminal does not wrap them.
+    """
     if analysis is None:
-        return f"{opponent_name} plays {move_text}"
-    return (f"{opponent_name} plays {move_text} · its win chance {percent(analysis.win_probability)} · "
-            f"{analysis_details(analysis)}")
+        return [f"{opponent_name} plays {move_text}"]
+    return [f"{opponent_name} plays {move_text} · its win chance {percent(analysis.win_probability)}",
+            f"  {analysis_details(analysis)}"]
 
 
-def hint_line(analysis: Analysis, move_text: str) -> str:
+def hint_lines(analysis: Analysis, move_text: str) -> list[str]:
     """The agent's analysis of the human's position: what it would play in the human's place."""
-    return (f"hint: the agent would play {move_text} · your win chance {percent(analysis.win_probability)} · "
-            f"{analysis_details(analysis)}")
+    return [f"hint: the agent would play {move_text} · your win chance {percent(analysis.win_probability)}",
+            f"  {analysis_details(analysis)}"]
 
 
 def score_line(score: Score) -> str:

@@ -16,7 +16,7 @@ import sys
 from dataclasses import replace
 from typing import IO, Callable, Protocol
 
-from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_line, help_text, hint_line, \
+from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
 from envs.errors import UsageError
 
@@ -261,8 +261,9 @@ class PlaySession:
         while not self.state.is_terminal() and self.state.to_play != self.human_player:
             action, analysis = self.opponent.choose(self.state)
             move_text = self.game.action_to_text(action)
-            self.view.say(agent_move_line(move_text, analysis, "the agent" if self.opponent.can_analyse
-                                          else self.opponent.label), "agent")
+            name = "the agent" if self.opponent.can_analyse else self.opponent.label
+            for line in agent_move_lines(move_text, analysis, name):
+                self.view.say(line, "agent")
             self._push(action)
 
     def _finish_game(self) -> None:
@@ -309,7 +310,8 @@ class PlaySession:
                           "analysis (play an agent with --checkpoint)", "warn")
         else:
             analysis = self.opponent.analyse(self.state)
-            self.view.say(hint_line(analysis, self.game.action_to_text(analysis.action)), "human")
+            for line in hint_lines(analysis, self.game.action_to_text(analysis.action)):
+                self.view.say(line, "human")
         return True
 
     def cmd_undo(self, arguments: list[str]) -> bool:

@@ -35,6 +35,12 @@ def run_play(monkeypatch, capsys, argv: list[str], typed: str) -> tuple[int, str
     return status, captured.out, captured.err
 
 
+def agent_move_reports(out: str) -> list[tuple[str, str]]:
+    """(move line, details line) of every agent move in a transcript."""
+    lines = out.splitlines()
+    return [(line, lines[i + 1]) for i, line in enumerate(lines) if line.startswith("the agent plays")]
+
+
 def every_move_script(game_moves: list[str], repeats: int) -> str:
     """Type every move again and again: illegal ones are refused, so a game always finishes."""
     return "\n".join(game_moves * repeats) + "\n"
@@ -265,21 +271,20 @@ def fake_agent_session(lines: list[str], sims: int = 20, human_player: int = 0):
 def test_after_each_agent_move_win_chance_top_moves_sims_and_time():
     session, fake, output = fake_agent_session(["5"])
     assert session.play() == 0
-    agent_lines = [line for line in output.getvalue().splitlines() if line.startswith("the agent plays")]
-    # tic-tac-toe square 1 is action 0; after X on 5 the lowest free squares are 1 then 4 (action 1)
-    assert agent_lines == ["the agent plays 1 · its win chance 75% · top: 1 95% (win 60%), 4 5% (win 20%) · "
-                           "20 sims in 0.25 s"]
+    assert agent_move_reports(output.getvalue()) == [
+        # tic-tac-toe square 1 is action 0; after X on 5 the lowest free squares are 1 then 4 (action 1)
+        ("the agent plays 1 · its win chance 75%", "  top: 1 95% (win 60%), 4 5% (win 20%) · 20 sims in 0.25 s")]
 
 
 def test_hint_analyses_the_humans_position_and_sims_changes_the_search():
     session, fake, output = fake_agent_session(["hint", "sims 0", "hint", "sims -3", "sims lots"])
     session.play()
     lines = output.getvalue().splitlines()
-    hints = [line for line in lines if line.startswith("hint:")]
-    assert hints[0] == ("hint: the agent would play 1 · your win chance 75% · "
-                        "top: 1 95% (win 60%), 4 5% (win 20%) · 20 sims in 0.25 s")
-    assert hints[1].startswith("hint: the agent would play 1 · your win chance 75% · prior: 1 11%, 4 11%, 7 11%")
-    assert "policy only in 0.25 s" in hints[1]
+    hints = [(line, lines[i + 1]) for i, line in enumerate(lines) if line.startswith("hint:")]
+    assert hints[0] == ("hint: the agent would play 1 · your win chance 75%",
+                        "  top: 1 95% (win 60%), 4 5% (win 20%) · 20 sims in 0.25 s")
+    assert hints[1] == ("hint: the agent would play 1 · your win chance 75%",
+                        "  prior: 1 11%, 4 11%, 7 11% · policy only in 0.25 s")
     assert fake.searches == [20, 0]
     assert sum(line.startswith("sims needs one whole number") for line in lines) == 2
 
@@ -313,8 +318,8 @@ def test_full_game_against_a_tiny_random_weights_checkpoint(monkeypatch, capsys,
                                 "hint\n" + every_move_script(squares, 2))
     assert status == 0, err
     assert out.count("game over: ") == 1
-    agent_lines = [line for line in out.splitlines() if line.startswith("the agent plays")]
-    assert agent_lines and all("its win chance" in line and "4 sims in" in line for line in agent_lines)
+    reports = agent_move_reports(out)
+    assert reports and all("its win chance" in move and " · 4 sims in " in details for move, details in reports)
     assert any(line.startswith("hint: the agent would play") for line in out.splitlines())
 
 
@@ -324,10 +329,10 @@ def test_agent_player_string_as_opponent_with_gumbel_root(monkeypatch, capsys, t
                                                       "--agent-first"], "4\nsims 0\n4\nquit\n")
     assert status == 0, err
     assert "3 sims, gumbel)" in out.splitlines()[0]
-    agent_lines = [line for line in out.splitlines() if line.startswith("the agent plays")]
-    assert len(agent_lines) == 3
-    assert "3 sims in" in agent_lines[0] and "3 sims in" in agent_lines[1]
-    assert "prior: " in agent_lines[2] and "policy only in" in agent_lines[2]
+    details = [details for _, details in agent_move_reports(out)]
+    assert len(details) == 3
+    assert " · 3 sims in " in details[0] and " · 3 sims in " in details[1]
+    assert details[2].startswith("  prior: ") and "policy only in" in details[2]
 
 
 def test_a_checkpoint_of_another_game_is_one_line_and_exit_2(monkeypatch, capsys, tiny_checkpoints):
