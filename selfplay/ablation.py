@@ -283,6 +283,11 @@ def read_jsonl(path: Path) -> list[dict]:
 def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
     """Append rows in one write and flush to disk, so a chunk is either cached whole or not at all."""
     text = "".join(json.dumps(row) + "\n" for row in rows)
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as file:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) != b"\n":
+                text = "\n" + text  # end a line cut short by an interruption, so it stays skipped alone
     with open(path, "a") as file:
         file.write(text)
         file.flush()
