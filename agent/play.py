@@ -131,12 +131,16 @@ def analysis_from_act(game, state, result, sims: int) -> Analysis:
     if sims > 0 and visits.sum() > 0:
         shares, share_kind = visits / visits.sum(), "visits"
     else:
-        prior = np.asarray(result.prior[0], dtype=np.float64) * legal
-        total = prior.sum()
-        shares = prior / total if total > 0 else legal / max(legal.sum(), 1)
+        legal_prior = np.asarray(result.prior[0], dtype=np.float64) * legal
+        total = legal_prior.sum()
+        shares = legal_prior / total if total > 0 else legal / max(legal.sum(), 1)
         share_kind = "prior"
     q_values = np.asarray(result.q_values[0], dtype=np.float64)
-    ranked = sorted(np.flatnonzero(legal), key=lambda action: -shares[action])
+    prior = np.asarray(result.prior[0], dtype=np.float64)
+    chosen = int(result.actions[0])
+    # Among equal shares (common after few simulations) the move played comes first, then the prior's
+    # favourite, so the move shown as played is listed whenever it is tied for the top.
+    ranked = sorted(np.flatnonzero(legal), key=lambda action: (-shares[action], action != chosen, -prior[action]))
     top = []
     for action in ranked[:TOP_MOVES_SHOWN]:
         if shares[action] <= 0 and top:
@@ -145,7 +149,7 @@ def analysis_from_act(game, state, result, sims: int) -> Analysis:
         top.append(MoveShare(game.action_to_text(int(action)), float(shares[action]),
                              None if math.isnan(q) or share_kind == "prior" else (float(q) + 1.0) / 2.0))
     root_value = float(result.root_value[0])
-    return Analysis(action=int(result.actions[0]), win_probability=min(1.0, max(0.0, (root_value + 1.0) / 2.0)),
+    return Analysis(action=chosen, win_probability=min(1.0, max(0.0, (root_value + 1.0) / 2.0)),
                     top_moves=tuple(top), share_kind=share_kind, sims=sims, seconds=float(result.seconds))
 
 

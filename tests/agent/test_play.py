@@ -340,3 +340,16 @@ def test_a_checkpoint_of_another_game_is_one_line_and_exit_2(monkeypatch, capsys
                                                       str(tiny_checkpoints["tictactoe"])], "")
     assert status == 2 and out == ""
     assert err.strip().endswith("is an agent for tictactoe, not for connect_four")
+
+
+def test_the_move_played_leads_its_tie_in_the_top_moves():
+    from agent.play import analysis_from_act
+
+    game = envs.get_game("connect_four")
+    visits = np.array([[2, 2, 2, 2, 2, 0, 0]])
+    prior = np.array([[0.1, 0.3, 0.1, 0.1, 0.2, 0.1, 0.1]])
+    result = FakeActResult(np.array([3]), visits, visits / 10, np.zeros((1, 7)), np.array([-0.2]), prior, 11, 0.1)
+    analysis = analysis_from_act(game, game.initial_state(), result, sims=10)
+    assert [move.text for move in analysis.top_moves] == ["4", "2", "5"]  # played, then by prior
+    assert analysis.win_probability == pytest.approx(0.4)
+    assert analysis.top_moves[0].share == pytest.approx(0.2) and analysis.top_moves[0].win_probability == 0.5
