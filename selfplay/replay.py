@@ -88,6 +88,32 @@ class UnrollBatch:
     positions: np.ndarray
 
 
+SYMMETRIES = ("none", "dihedral", "mirror")
+
+
+def symmetry_permutations(kind: str, height: int, width: int) -> list[np.ndarray]:
+    """Cell permutations of the board symmetries: ``new_flat = old_flat[perm]`` for each one.
+
+    ``dihedral``: the 8 rotations/reflections of a square board whose action ids are the
+    flat cells (tic-tac-toe). ``mirror``: identity and the left-right reflection (Connect
+    Four, whose actions are columns). ``none``: the identity only.
+    """
+    grid = np.arange(height * width).reshape(height, width)
+    if kind == "none":
+        return [grid.ravel()]
+    if kind == "mirror":
+        return [grid.ravel(), grid[:, ::-1].ravel()]
+    if kind == "dihedral":
+        if height != width:
+            raise ValueError("dihedral symmetries need a square board")
+        out = []
+        for flip in (False, True):
+            base = grid.T if flip else grid
+            out.extend(np.rot90(base, k).ravel() for k in range(4))
+        return out
+    raise ValueError(f"symmetries must be one of {', '.join(SYMMETRIES)}, got {kind!r}")
+
+
 def value_targets(game: GameHistory, td_steps: int, discount: float, two_player: bool) -> np.ndarray:
     """float32 [T]: the value target of each position, from the view of its player to move.
 
@@ -121,7 +147,7 @@ class Replay:
 
     def __init__(self, capacity_positions: int, unroll_steps: int, td_steps: int = -1,
                  discount: float = 1.0, two_player: bool = True, priority_alpha: float = 0.0,
-                 priority_beta: float = 1.0) -> None:
+                 priority_beta: float = 1.0, symmetries: str = "none") -> None:
         if capacity_positions <= 0 or unroll_steps < 0:
             raise ValueError("capacity_positions must be > 0 and unroll_steps >= 0")
         self.capacity_positions = capacity_positions
@@ -131,6 +157,9 @@ class Replay:
         self.two_player = two_player
         self.priority_alpha = priority_alpha
         self.priority_beta = priority_beta
+        if symmetries not in SYMMETRIES:
+            raise ValueError(f"symmetries must be one of {', '.join(SYMMETRIES)}, got {symmetries!r}")
+        self.symmetries = symmetries
         self._games: OrderedDict[int, GameHistory] = OrderedDict()
         self._values: dict[int, np.ndarray] = {}
         self._priorities: dict[int, np.ndarray] = {}
@@ -231,9 +260,39 @@ class Replay:
             steps = min(K, length - t)
             actions[row, :steps] = game.actions[t:t + steps]
             target_reward[row, 1:steps + 1] = game.rewards[t:t + steps]
+        if self.symmetries != "none":
+            self._augment(observations, actions, target_policy, rng)
         return UnrollBatch(observations, actions, target_value, target_reward, target_policy,
                            policy_mask, value_mask, weights, np.asarray(game_ids, dtype=np.int64),
                            np.asarray(positions, dtype=np.int64))
+
+    def _augment(self, observations: np.ndarray, actions: np.ndarray, target_policy: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        """Apply one random board symmetry per row, in place, to planes, actions and policies.
+
+        The same symmetry maps the whole unroll, so the dynamics model sees a consistent
+        transformed game; values and rewards do not change under a symmetry.
+        """
+        rows, channels, height, width = observations.shape
+        num_actions = target_policy.shape[2]
+        permutations = symmetry_permutations(self.symmetries, height, width)
+        chosen = rng.integers(0, len(permutations), size=rows)
+        for index, cells in enumerate(permutations):
+            selected = np.flatnonzero(chosen == index)
+            if index == 0 or selected.size == 0:
+                continue
+            flat = observations[selected].reshape(selected.size, channels, height * width)
+            observations[selected] = flat[:, :, cells].reshape(selected.size, channels, height, width)
+            if num_actions == height * width:        # actions are the board's cells
+                action_cells = cells
+            elif self.symmetries == "mirror" and num_actions == width:   # actions are columns
+                action_cells = np.arange(width)[::-1]
+            else:
+                raise ValueError(f"{self.symmetries} symmetries need one action per cell or per column")
+            inverse = np.empty_like(action_cells)
+            inverse[action_cells] = np.arange(action_cells.shape[0])
+            actions[selected] = inverse[actions[selected]]
+            target_policy[selected] = target_policy[selected][:, :, action_cells]
 
     def update_priorities(self, game_ids: np.ndarray, positions: np.ndarray, priorities: np.ndarray) -> None:
         """Set new priorities (e.g. |predicted value - target|) for rows still stored."""

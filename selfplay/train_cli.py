@@ -99,6 +99,10 @@ def _check(config) -> None:
         raise UsageError("trainer.samples_per_position must be > 0")
     if config.trainer.weight_sync_steps < 1 or config.trainer.log_every_steps < 1:
         raise UsageError("trainer.weight_sync_steps and trainer.log_every_steps must be >= 1")
+    from selfplay.replay import SYMMETRIES
+
+    if config.replay.symmetries not in SYMMETRIES:
+        raise UsageError(f"replay.symmetries must be one of {', '.join(SYMMETRIES)}")
     if not 0.0 <= config.replay.reanalyse_fraction <= 1.0:
         raise UsageError("replay.reanalyse_fraction must be in [0, 1]")
 

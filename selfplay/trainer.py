@@ -186,6 +186,7 @@ class LocalTrainer:
         network = MuZeroNetwork(self.game, config.network)
         self.learner = Learner(network, config, self.device)
         self.replay = Replay(config.replay.capacity_positions, config.loss.unroll_steps,
+                             symmetries=config.replay.symmetries,
                              td_steps=config.replay.td_steps, discount=config.replay.discount,
                              two_player=config.search.two_player,
                              priority_alpha=config.replay.priority_alpha,

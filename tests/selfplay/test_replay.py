@@ -114,3 +114,33 @@ def test_save_and_load_restore_samples_exactly(tmp_path):
 def test_sampling_an_empty_replay_is_an_error():
     with pytest.raises(ValueError):
         Replay(10, 1).sample(4, np.random.default_rng(0))
+
+
+def test_dihedral_augmentation_maps_planes_actions_and_policies_together():
+    from envs.tictactoe import TicTacToeState
+
+    replay = Replay(capacity_positions=1000, unroll_steps=3, symmetries="dihedral")
+    game_id = replay.add_game(history_of(FIRST_PLAYER_WINS))
+    rows = 64
+    batch = replay.make_batch(np.full(rows, game_id), np.full(rows, 2), np.ones(rows, np.float32),
+                              np.random.default_rng(4))
+    seen_boards = set()
+    for row in range(rows):
+        planes = batch.observations[row].reshape(2, 9)
+        stones = tuple(int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (0, 1))
+        seen_boards.add(stones)
+        state = TicTacToeState(stones, history=(0, 0))        # X (player 0) to move, 2 plies played
+        for k, action in enumerate(batch.actions[row, :3].tolist()):
+            assert batch.target_policy[row, k].argmax() == action   # policy moved with the action
+            state = state.play(action)
+        assert state.is_terminal() and state.winner() == 0         # the transformed line still wins
+    assert len(seen_boards) == 8                                   # all 8 symmetries appear
+
+
+def test_mirror_augmentation_reflects_columns():
+    from selfplay.replay import symmetry_permutations
+
+    mirror = symmetry_permutations("mirror", 6, 7)[1].reshape(6, 7)
+    assert mirror[0].tolist() == [6, 5, 4, 3, 2, 1, 0]
+    with pytest.raises(ValueError):
+        Replay(10, 1, symmetries="spiral")
