@@ -310,8 +310,8 @@ class PlaySession:
         if self.state.is_terminal():
             self.view.say("no hint: the game is over", "warn")
         elif not self.opponent.can_analyse:
-            self.view.say(f"no hint: the opponent {self.opponent.label!r} is not an agent, so there is no "
-                          "analysis (play an agent with --checkpoint)", "warn")
+            self.view.say(f"no hint: {self.opponent.label!r} is not an agent and has no analysis "
+                          "(play one with --checkpoint)", "warn")
         else:
             analysis = self.opponent.analyse(self.state)
             for line in hint_lines(analysis, self.game.action_to_text(analysis.action)):
@@ -364,8 +364,7 @@ class PlaySession:
 
     def cmd_sims(self, arguments: list[str]) -> bool:
         if not self.opponent.can_analyse:
-            self.view.say(f"sims: the opponent {self.opponent.label!r} is not an agent, it has no simulations",
-                          "warn")
+            self.view.say(f"sims: {self.opponent.label!r} is not an agent and has no simulations", "warn")
             return True
         if len(arguments) != 1 or not arguments[0].isdigit() or int(arguments[0]) > MAX_SIMS:
             self.view.say(f"sims needs one whole number from 0 to {MAX_SIMS}, e.g. `sims 200`", "warn")

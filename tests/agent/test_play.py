@@ -49,7 +49,7 @@ def every_move_script(game_moves: list[str], repeats: int) -> str:
 # ------------------------------------------------------------------ baseline opponent, real command
 def test_garbage_and_illegal_moves_get_one_line_each_and_the_game_goes_on(monkeypatch, capsys):
     status, out, err = run_play(monkeypatch, capsys, ["--game", "tictactoe", "--opponent", "heuristic"],
-                                "5\nxyzzy\n0\n5\nsims\n\n[red]\n")
+                                "5\nxyzzy\n0\n5\nsims\nhint\n\n[red]\n")
     assert status == 0 and err == ""
     lines = out.splitlines()
     garbage = [line for line in lines if line.startswith("not a move or a command")]
@@ -57,7 +57,8 @@ def test_garbage_and_illegal_moves_get_one_line_each_and_the_game_goes_on(monkey
     assert len(garbage) == 3  # xyzzy, 0 (off the board), [red]
     assert "'xyzzy'" in garbage[0] and "'[red]'" in garbage[2]
     assert illegal == ["illegal move: 5 cannot be played in this position"]
-    assert any(line.startswith("sims: the opponent 'heuristic' is not an agent") for line in lines)
+    assert any(line.startswith("sims: 'heuristic' is not an agent") for line in lines)
+    assert any(line.startswith("no hint: 'heuristic' is not an agent") for line in lines)
     assert "Traceback" not in out
     assert "\x1b[" not in out  # piped and NO_COLOR: plain text only
 
