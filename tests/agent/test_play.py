@@ -354,3 +354,16 @@ def test_the_move_played_leads_its_tie_in_the_top_moves():
     assert [move.text for move in analysis.top_moves] == ["4", "2", "5"]  # played, then by prior
     assert analysis.win_probability == pytest.approx(0.4)
     assert analysis.top_moves[0].share == pytest.approx(0.2) and analysis.top_moves[0].win_probability == 0.5
+
+
+def test_without_checkpoint_it_plays_the_shipped_agent(monkeypatch, capsys, tiny_checkpoints):
+    import agent.checkpoint
+
+    asked = []
+    monkeypatch.setattr(agent.checkpoint, "pretrained_path",
+                        lambda game_name: asked.append(game_name) or tiny_checkpoints["tictactoe"])
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "tictactoe", "--sims", "2"], "5\nquit\n")
+    assert status == 0, err
+    assert asked == ["tictactoe"]
+    assert f"opponent: agent ({tiny_checkpoints['tictactoe']}, 2 sims, puct)" in out.splitlines()[0]
+    assert len(agent_move_reports(out)) == 1
