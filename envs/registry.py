@@ -5,6 +5,8 @@ AEC env) and `go` (PettingZoo classic `go_v5`, 9x9, through the generic adapter)
 ``register(name, factory)`` adds any two-player zero-sum AEC env whose observations are
 dicts with ``observation`` and ``action_mask``; a ``module:factory`` name is imported and
 registered on first use, so ``--game mypkg.games:make_env`` works from the command line.
+Options ride on the name as ``NAME:KEY=VALUE[,KEY=VALUE...]`` (``--game gomoku:board_size=9``):
+the part after the colon holds an ``=``, which a ``module:factory`` path never does.
 """
 from __future__ import annotations
 
@@ -92,8 +94,46 @@ def env_factory(name: str) -> Callable:
     return factory
 
 
+def _option_value(text: str):
+    """An option value as typed: int, float, true/false, else the string itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def split_game_spec(spec: str) -> tuple[str, dict]:
+    """``"gomoku:board_size=9,win_length=5"`` -> ``("gomoku", {"board_size": 9, "win_length": 5})``.
+
+    A spec without ``=`` after its colon (a ``module:factory`` path) or without a colon is
+    returned whole with no options. UsageError for a garbled option list.
+    """
+    if not isinstance(spec, str):
+        raise UsageError("a game name is required")
+    name, colon, rest = spec.partition(":")
+    if not colon or "=" not in rest:
+        return spec, {}
+    options = {}
+    for item in rest.split(","):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise UsageError(f"bad game option {item!r} in {spec!r} (expected NAME:KEY=VALUE[,KEY=VALUE])")
+        options[key.strip()] = _option_value(value)
+    return name, options
+
+
 def get_game(name: str, **options):
-    """The `Game` adapter of a registered game; UsageError if the name or an option is unknown."""
+    """The `Game` adapter of a registered game; UsageError if the name or an option is unknown.
+
+    ``name`` may carry options (``"gomoku:board_size=9"``); keyword options win over them.
+    """
+    name, spec_options = split_game_spec(name)
+    options = {**spec_options, **options}
     name = _resolve(name)
     if name in _NATIVE_GAMES:
         game_class = _import_attribute(_NATIVE_GAMES[name])
