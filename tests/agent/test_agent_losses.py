@@ -1,4 +1,5 @@
 """The unrolled loss: a tiny network overfits a handful of positions; masks and weights act."""
+import pytest
 import torch
 
 from agent.config import LossConfig, NetworkConfig
@@ -7,6 +8,15 @@ from agent.networks import GameSpec, MuZeroNetwork
 
 SPEC = GameSpec((2, 3, 3), 9)
 K = 5
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One thread, as an actor runs: on a shared 2-core machine more threads only thrash."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _batch(n=6, seed=0, consistency=False):
