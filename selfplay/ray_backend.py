@@ -37,6 +37,8 @@ from envs.errors import UsageError
 from selfplay.config import RunConfig, write_toml
 from selfplay.trainer import RunPaths, TrainSummary, _InterruptFlag, save_run_checkpoint
 
+DRAIN_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class RayOptions:
@@ -291,7 +293,7 @@ class RayTrainer:
         self.step = start_step
         writer = SummaryWriter(str(self.paths.tensorboard), purge_step=start_step if self.resume else None)
         monitor = RayMonitor(writer, show_progress=self.show_progress, trainer=trainer, start_step=start_step)
-        loop = _LoopState()
+        loop = self.loop = _LoopState()
         started = time.monotonic()
         stopped_by = "steps"
         evaluation: dict = {}
@@ -430,15 +432,29 @@ class RayTrainer:
         monitor.play(report)
 
     def _drain(self, ray, loop: "_LoopState", monitor: "RayMonitor") -> None:
-        """Let the in-flight learner chunk finish (its steps count); drop pending self-play calls."""
+        """Finish the in-flight learner chunk and self-play calls (their work counts), then stop the actors.
+
+        The actors stop before the final checkpoint so that the saved replay holds exactly the
+        games this session counted; a call that does not end within ``DRAIN_SECONDS`` is dropped.
+        """
         if loop.training is not None:
             try:
                 self._finish_training(ray, loop.training, loop, monitor)
             except RuntimeError:
                 pass
-        for ref in list(loop.playing):
-            ray.cancel(ref, force=False)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        alive = set(range(len(self.actors)))
+        while loop.playing and time.monotonic() < deadline:
+            ready, _ = ray.wait(list(loop.playing), num_returns=len(loop.playing),
+                                timeout=max(0.0, deadline - time.monotonic()))
+            for ref in ready:
+                self._finish_play(ray, ref, loop, monitor, alive)
+            if not ready:
+                break
         loop.playing.clear()
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.hosts = [handle for handle in self.hosts if handle not in self.actors]
 
 
 @dataclass
