@@ -106,6 +106,7 @@ def test_bench_inference_json(capsys):
 
     class Args:
         game, batch, checkpoint, repeats, seconds, threads, device, json = "tictactoe", 4, None, 2, 0.02, 1, "cpu", True
+        act_sims = 3
 
     previous = torch.get_num_threads()
     try:
@@ -116,6 +117,7 @@ def test_bench_inference_json(capsys):
     assert result["batch"] == 4 and len(result["initial_repeats"]) == 2
     assert result["initial_per_second"] > 0 and result["recurrent_per_second"] > 0
     assert result["initial_per_second"] == float(np.median(result["initial_repeats"]))
+    assert result["act_positions_per_second"] > 0 and 0 <= result["act_outside_network_share"] < 1
     Args.batch = 0
     with pytest.raises(UsageError):
         bench.run(Args())
