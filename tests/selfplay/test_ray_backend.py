@@ -132,3 +132,26 @@ def test_a_killed_actor_is_restarted_and_training_goes_on(ray_instance, tmp_path
     assert summary.samples_trained > 2.0 * positions_at_kill     # it needed positions played after the kill
     assert summary.samples_trained <= 2.0 * summary.positions
     assert load(tmp_path / "run" / "checkpoints" / "latest.pt").step == 60
+
+
+# ----------------------------------------------------------------------------- the scaling model (no Ray)
+
+def test_scaling_model_moves_the_bottleneck_from_actors_to_learner_to_broadcast():
+    from scripts.scaling_model import Calibration, bounds, predict
+
+    calibration = Calibration(
+        machine="test", game="tictactoe", games_per_actor=128, simulations=25, batch_size=256,
+        samples_per_position=4.0, weight_sync_steps=20, moves_per_call=4, seconds_per_position=1e-3,
+        seconds_per_step=0.01, learner_device="cpu", replay_add_seconds_per_position=1e-6,
+        replay_batch_seconds=1e-3, weight_bytes=10**8, weight_roundtrip_seconds=float("nan"),
+        remote_call_seconds=1e-3)
+    # learner: 64 positions per step / 0.01 s = 6400 positions/s; one actor makes 1000.
+    assert predict(calibration, 1) == (pytest.approx(1000.0), "actors")
+    assert predict(calibration, 4)[1] == "actors" and predict(calibration, 16) == (pytest.approx(6400.0), "learner")
+    faster = predict(calibration, 64, learner_speedup=100.0)
+    assert faster[1] == "replay"           # a 100x learner waits on the single replay host
+    # 100 MB of weights to 8 nodes per 20 steps at 1 GB/s: 1280 positions per 0.8 s = 1600 positions/s
+    wide = {bound.resource: bound.positions_per_second
+            for bound in bounds(calibration, 128, nodes=8, bandwidth_bytes_per_second=1e9)}
+    assert wide["weight broadcast"] == pytest.approx(1600.0)
+    assert predict(calibration, 128, nodes=8, bandwidth_bytes_per_second=1e9)[1] == "weight broadcast"
