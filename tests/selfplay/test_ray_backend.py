@@ -148,7 +148,7 @@ def test_scaling_model_moves_the_bottleneck_from_actors_to_learner_to_broadcast(
     # learner: 64 positions per step / 0.01 s = 6400 positions/s; one actor makes 1000.
     assert predict(calibration, 1) == (pytest.approx(1000.0), "actors")
     assert predict(calibration, 4)[1] == "actors" and predict(calibration, 16) == (pytest.approx(6400.0), "learner")
-    faster = predict(calibration, 64, learner_speedup=100.0)
+    faster = predict(calibration, 64, learner_speedup=100.0, bandwidth_bytes_per_second=1e11)
     assert faster[1] == "replay"           # a 100x learner waits on the single replay host
     # 100 MB of weights to 8 nodes per 20 steps at 1 GB/s: 1280 positions per 0.8 s = 1600 positions/s
     wide = {bound.resource: bound.positions_per_second
