@@ -18,12 +18,11 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
+from agent.player import AGENT_PREFIX, DEFAULT_SIMS, parse_agent_spec
 from envs.errors import UsageError
 
 MAX_SIMS = 100_000
 TOP_MOVES_SHOWN = 3
-AGENT_PREFIX = "agent:"
-DEFAULT_SIMS = 50  # the same as an `agent:PATH` player's default (agent/player.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -442,8 +441,6 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
         return BaselineOpponent(parse_player(args.opponent, game, args.seed), args.opponent), game
 
     if args.opponent:
-        from agent.player import parse_agent_spec
-
         path, sims, root = parse_agent_spec(args.opponent)  # --sims and --root below override it
     else:
         path, sims, root = args.checkpoint or _shipped_agent_path(game), DEFAULT_SIMS, "puct"

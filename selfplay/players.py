@@ -1,8 +1,8 @@
 """Any PLAYER string to a player: the baselines of `envs.players` plus `agent:PATH[:SIMS[:ROOT]]`.
 
-``agent:...`` lives here, above `envs/`, because it needs the agent (torch); the agent
-modules are imported only when such a player is asked for, so baseline-only matches
-never import torch. ``parse_agent_spec`` checks the syntax alone (cheap, for validating
+``agent:...`` lives here, above `envs/`, because it needs the agent (torch); the agent's
+network modules are imported only when such a player is asked for, so baseline-only
+matches never import torch (`agent.player` itself imports no torch). ``parse_agent_spec`` checks the syntax alone (cheap, for validating
 arguments before starting worker processes); ``make_player`` builds the player.
 """
 from __future__ import annotations
@@ -14,11 +14,7 @@ from envs.errors import UsageError
 from envs.game import Game
 from envs.players import Player, parse_player
 
-AGENT_PREFIX = "agent:"
-ROOTS = ("puct", "gumbel")
-DEFAULT_AGENT_SIMS = 50
-DEFAULT_AGENT_ROOT = "puct"
-
+from agent.player import AGENT_PREFIX, parse_agent_spec as parse_agent_syntax
 
 @dataclass(frozen=True)
 class AgentSpec:
@@ -35,20 +31,12 @@ def is_agent_spec(spec: str) -> bool:
 
 
 def parse_agent_spec(spec: str) -> AgentSpec:
-    """Split ``agent:PATH[:SIMS[:ROOT]]``; UsageError if garbled or the path does not exist."""
-    body = spec.strip()[len(AGENT_PREFIX):]
-    parts = body.split(":")
-    root = DEFAULT_AGENT_ROOT
-    sims = DEFAULT_AGENT_SIMS
-    if len(parts) >= 3 and parts[-1] in ROOTS:
-        root = parts.pop()
-    elif len(parts) >= 3 and not parts[-1].isdigit():
-        raise UsageError(f"player {spec!r}: ROOT must be one of {', '.join(ROOTS)}")
-    if len(parts) >= 2 and parts[-1].isdigit():
-        sims = int(parts.pop())
-    elif len(parts) >= 2 and parts[-1] in ROOTS:
-        raise UsageError(f"player {spec!r}: write agent:PATH:SIMS:ROOT (SIMS before ROOT)")
-    path = ":".join(parts)
+    """Split ``agent:PATH[:SIMS[:ROOT]]`` (agent.player's grammar) and check the path exists.
+
+    Checking the path here, before worker processes start, turns a typo into one line
+    instead of an error in every worker.
+    """
+    path, sims, root = parse_agent_syntax(spec.strip())
     if not path:
         raise UsageError(f"player {spec!r}: missing checkpoint PATH (agent:PATH[:SIMS[:ROOT]])")
     if not os.path.exists(path):
