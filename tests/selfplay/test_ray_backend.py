@@ -117,12 +117,14 @@ def test_a_killed_actor_is_restarted_and_training_goes_on(ray_instance, tmp_path
     old_pid = ray.get(actor.pid.remote())
     positions_at_kill = trainer.loop.positions
     ray.kill(actor, no_restart=False)
-    new_pid = None
+    new_pid = None          # ray.kill is asynchronous: the old process may still answer at first
     while time.monotonic() < deadline and new_pid is None:
         try:
-            new_pid = ray.get(actor.pid.remote(), timeout=5)
+            pid = ray.get(actor.pid.remote(), timeout=5)
+            new_pid = pid if pid != old_pid else None
         except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     runner.join(timeout=90)
     assert not runner.is_alive(), "the run did not finish after the actor was killed"
     summary = outcome["summary"]
