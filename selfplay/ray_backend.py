@@ -110,6 +110,8 @@ def run_ray_training(config: RunConfig, out: Path, resume: bool, show_progress: 
     options = options or RayOptions()
     if address is not None:
         options = dataclasses.replace(options, address=address)
+    if getattr(config.learner, "mixed_precision", False):   # a config key, should the learner section gain one
+        options = dataclasses.replace(options, mixed_precision=True)
     try:
         import ray
     except ImportError:
