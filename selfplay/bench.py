@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--moves", type=int, default=20, help="batched moves per repeat (default 20)")
     parser.add_argument("--root", choices=("puct", "gumbel"), default="puct")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (an actor uses 1)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the preset like `ponder train` does, e.g. network.representation_blocks=3")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -52,7 +54,7 @@ class _TimedNetwork:
 
 
 def measure(game_name: str, sims: int, batch: int | None, repeats: int, moves: int, root: str,
-            threads: int, seed: int = 0) -> dict:
+            threads: int, seed: int = 0, overrides: tuple[str, ...] = ()) -> dict:
     """Play ``repeats`` x ``moves`` batched moves and return the measured figures."""
     import dataclasses
 
@@ -63,12 +65,12 @@ def measure(game_name: str, sims: int, batch: int | None, repeats: int, moves: i
     from agent.networks import MuZeroNetwork
     from envs.registry import get_game
     from selfplay.actor import Actor
-    from selfplay.config import preset
+    from selfplay.config import apply_overrides, preset
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     game = get_game(game_name)
-    config = preset(game.name)
+    config = apply_overrides(preset(game.name), list(overrides))
     search = dataclasses.replace(config.search, num_simulations=sims, root=root)
     actor_config = config.actor if batch is None else dataclasses.replace(config.actor, games_per_actor=batch)
     network = MuZeroNetwork(game, config.network).eval()
@@ -108,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--batch must be >= 1")
     get_game(args.game)
     print(f"ponder bench selfplay: {args.game}, {args.sims} sims, {args.repeats} repeats ...", file=sys.stderr)
-    result = measure(args.game, args.sims, args.batch, args.repeats, args.moves, args.root, args.threads)
+    result = measure(args.game, args.sims, args.batch, args.repeats, args.moves, args.root, args.threads,
+                     overrides=tuple(args.overrides))
     if args.json:
         print(json.dumps(result))
     else:
