@@ -68,6 +68,9 @@ class ReplayConfig:
     latest network. ``symmetries`` augments each sampled row with a random board symmetry
     ("dihedral": the 8 of a square board with one action per cell; "mirror": left-right,
     for column actions; "none"): a per-game fact, so only presets turn it on.
+    ``absorbing_targets`` trains the unroll steps past a game's end as MuZero's absorbing
+    states (value 0, reward 0, no policy target) instead of leaving them untrained: a
+    search that steps past a terminal node in its tree then backs up zeros, not noise.
     """
 
     capacity_positions: int = 100_000
@@ -78,6 +81,7 @@ class ReplayConfig:
     reanalyse_fraction: float = 0.0
     min_positions: int = 1_000
     symmetries: str = "none"
+    absorbing_targets: bool = True
 
 
 @dataclass(frozen=True)

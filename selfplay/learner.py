@@ -80,9 +80,19 @@ class Learner:
             target_policies=tensor(batch.target_policy),
             target_values=tensor(batch.target_value),
             target_rewards=tensor(batch.target_reward[:, 1:]),
-            masks=tensor(batch.value_mask),
+            masks=tensor(self._loss_mask(batch)),
             weights=None if uniform else tensor(batch.weights),
         )
+
+    def _loss_mask(self, batch: UnrollBatch) -> np.ndarray:
+        """Which unroll steps the loss counts: up to the terminal position, or every step.
+
+        With ``replay.absorbing_targets`` the steps past the end count too, with the zero
+        value and reward targets (and no policy target) that the replay stores there.
+        """
+        if self.config.replay.absorbing_targets:
+            return np.ones_like(batch.value_mask)
+        return batch.value_mask
 
     def train_step(self, batch: UnrollBatch, replay: Replay | None = None) -> StepResult:
         """One optimizer step on ``batch``; new priorities go back to ``replay`` if given."""

@@ -163,6 +163,7 @@ class Replay:
         self._games: OrderedDict[int, GameHistory] = OrderedDict()
         self._values: dict[int, np.ndarray] = {}
         self._priorities: dict[int, np.ndarray] = {}
+        self._lengths: dict[int, int] = {}        # game id -> length, in the order of _games
         self._next_game_id = 0
         self.num_positions = 0
         self.games_added = 0
@@ -188,6 +189,7 @@ class Replay:
     def _store(self, game_id: int, game: GameHistory, priorities: np.ndarray | None = None) -> None:
         targets = value_targets(game, self.td_steps, self.discount, self.two_player)
         self._games[game_id] = game
+        self._lengths[game_id] = game.length
         self._values[game_id] = targets
         if priorities is None:
             priorities = np.abs(game.root_values - targets).astype(np.float32) + _PRIORITY_EPSILON
@@ -198,7 +200,7 @@ class Replay:
     def _evict(self) -> None:
         while self.num_positions > self.capacity_positions and len(self._games) > 1:
             game_id, game = self._games.popitem(last=False)
-            del self._values[game_id], self._priorities[game_id]
+            del self._values[game_id], self._priorities[game_id], self._lengths[game_id]
             self.num_positions -= game.length
             self._flat = None
 
@@ -208,9 +210,16 @@ class Replay:
 
     # ------------------------------------------------------------------ sampling
     def _flat_index(self) -> tuple[np.ndarray, np.ndarray]:
+        # rebuilt after every add/evict, i.e. between most learner steps: vectorised, so that it
+        # costs well under a millisecond for thousands of games (a per-game Python
+        # concatenation took ~50 ms and stole a quarter of the learner's time)
         if self._flat is None:
-            ids = np.concatenate([np.full(g.length, gid, dtype=np.int64) for gid, g in self._games.items()])
-            positions = np.concatenate([np.arange(g.length, dtype=np.int64) for g in self._games.values()])
+            count = len(self._games)
+            game_ids = np.fromiter(self._games.keys(), dtype=np.int64, count=count)
+            lengths = np.fromiter(self._lengths.values(), dtype=np.int64, count=count)
+            ids = np.repeat(game_ids, lengths)
+            starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+            positions = np.arange(ids.shape[0], dtype=np.int64) - starts
             self._flat = (ids, positions)
         return self._flat
 
@@ -349,7 +358,7 @@ class Replay:
         with np.load(path, allow_pickle=False) as data:
             counters = data["counters"]
             lengths = data["lengths"]
-            self._games.clear(), self._values.clear(), self._priorities.clear()
+            self._games.clear(), self._values.clear(), self._priorities.clear(), self._lengths.clear()
             self.num_positions = 0
             self._flat = None
             if lengths.size:

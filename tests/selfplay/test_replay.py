@@ -144,3 +144,27 @@ def test_mirror_augmentation_reflects_columns():
     assert mirror[0].tolist() == [6, 5, 4, 3, 2, 1, 0]
     with pytest.raises(ValueError):
         Replay(10, 1, symmetries="spiral")
+
+
+@pytest.mark.parametrize("absorbing", [True, False])
+def test_learner_trains_absorbing_states_past_the_end_to_zero(absorbing):
+    """MuZero's absorbing states: past the terminal, value and reward targets are 0 and count
+    in the loss (policy has no target there), unless replay.absorbing_targets is off."""
+    import torch
+
+    from agent.networks import MuZeroNetwork
+    from selfplay import config as run_config
+    from selfplay.learner import Learner
+
+    config = run_config.apply_overrides(run_config.preset("tictactoe"),
+                                        [f"replay.absorbing_targets={str(absorbing).lower()}", "loss.unroll_steps=5"])
+    replay = Replay(capacity_positions=1000, unroll_steps=5)
+    game_id = replay.add_game(history_of(FIRST_PLAYER_WINS))
+    batch = replay.make_batch(np.array([game_id]), np.array([3]), np.ones(1, np.float32),
+                              np.random.default_rng(0))
+    learner = Learner(MuZeroNetwork(GAME, config.network), config, torch.device("cpu"))
+    loss_batch = learner.to_loss_batch(batch)
+    expected = [1, 1, 1, 1, 1, 1] if absorbing else [1, 1, 1, 0, 0, 0]
+    assert loss_batch.masks[0].tolist() == expected
+    assert loss_batch.target_values[0, 3:].abs().sum() == 0 and loss_batch.target_rewards[0, 2:].abs().sum() == 0
+    assert loss_batch.target_policies[0, 2:].abs().sum() == 0     # no policy target: zero loss
