@@ -102,10 +102,17 @@ class Agent:
     """A network for one game plus the batched search that plays with it."""
 
     def __init__(self, network: MuZeroNetwork, game, device: str | torch.device = "cpu",
-                 tree_factory: TreeFactory | None = None) -> None:
+                 tree_factory: TreeFactory | None = None, inference: str = "auto") -> None:
+        """``inference`` picks the search's copy of the network (`agent.inference`): ``auto``
+        (default: bf16 on a CPU with native bf16, else fp32), ``bf16``, ``fp32`` (BatchNorm
+        folded, same numbers as eager up to rounding) or ``eager`` (the module itself). It is
+        set on ``network`` (`MuZeroNetwork.set_inference`); training is unaffected and the
+        copy is rebuilt whenever the weights change (load_state_dict, optimizer steps)."""
         self.game = game
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
+        set_inference = getattr(self.network, "set_inference", None)   # test doubles have none
+        self.inference = set_inference(inference) if set_inference is not None else "eager"
         self.num_actions = int(game.num_actions)
         if self.network.spec.num_actions != self.num_actions:
             raise ValueError(f"network has {self.network.spec.num_actions} actions, the game {self.num_actions}")
@@ -115,7 +122,7 @@ class Agent:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "cpu", game=None) -> "Agent":
+    def load(cls, path: str | os.PathLike, device: str = "cpu", game=None, inference: str = "auto") -> "Agent":
         """An agent from a checkpoint file or run folder; CheckpointError (one line) if unusable.
 
         ``game`` (a `Game`) makes a checkpoint of another game an error; by default the
@@ -137,7 +144,7 @@ class Agent:
             device = torch.device(device)
         except RuntimeError as error:
             raise CheckpointError(f"bad device {device!r}: {error}") from None
-        agent = cls(checkpoint.build_network(), game, device=device)
+        agent = cls(checkpoint.build_network(), game, device=device, inference=inference)
         agent.checkpoint_step = checkpoint.step
         agent.checkpoint_path = str(checkpoint.path)
         return agent
@@ -266,7 +273,8 @@ class Agent:
                 self._new_store(batch, capacity, root_hidden), False
         capacity = session.capacity_factor * simulations + 1
         reusable = (session.tree is not None and config.root == "puct"
-                    and session.search_key == (simulations, config.root) and session.capacity == capacity)
+                    and session.search_key == (simulations, config.root) and session.capacity == capacity
+                    and session.hidden.dtype == root_hidden.dtype)
         if reusable:
             advanced = self._advance(session, states, simulations)
             if advanced is not None:

@@ -10,6 +10,9 @@
 Values and rewards are tanh scalars by default; with a categorical support (see
 `agent.support`) the raw head outputs are logits and `*_to_scalar` converts them.
 `initial` and `recurrent` are the two calls the search makes; the loss uses the raw heads.
+With `set_inference` (the `Agent` calls it) those two calls run, in eval mode with
+gradients off, through an inference-only copy (BatchNorm folded, optionally bfloat16: see
+`agent.inference`) that is rebuilt whenever the weights change.
 """
 from __future__ import annotations
 
@@ -176,6 +179,31 @@ class MuZeroNetwork(nn.Module):
         else:
             self.projection = None
             self.projection_predictor = None
+        self.inference = "eager"
+        self._inference_cache = None
+
+    def set_inference(self, mode: str) -> str:
+        """Route ``initial``/``recurrent`` (eval mode, no grad) through an inference copy.
+
+        ``mode``: ``eager`` (this module), ``fp32`` (BatchNorm folded), ``bf16`` (folded,
+        bfloat16 weights and hidden states) or ``auto`` (bf16 on a CPU with native bf16,
+        fp32 elsewhere). Returns the concrete mode. Training is unaffected.
+        """
+        from agent.inference import InferenceCache, resolve_mode
+
+        device = next(self.parameters()).device
+        mode = resolve_mode(mode, device)
+        if mode != self.inference:
+            self.inference = mode
+            self._inference_cache = None if mode == "eager" else InferenceCache(mode)
+        return mode
+
+    def _search_copy(self):
+        """The inference cache when the search calls should use it, else None."""
+        cache = self._inference_cache
+        if cache is None or self.training or torch.is_grad_enabled():
+            return None
+        return cache
 
     # --- the three functions, raw outputs -------------------------------------------------
     def represent(self, planes: torch.Tensor) -> torch.Tensor:
@@ -225,7 +253,13 @@ class MuZeroNetwork(nn.Module):
 
     # --- the two calls the search makes -----------------------------------------------------
     def initial(self, planes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``planes [N, C, H, W]`` -> (hidden ``[N, ch, H, W]``, policy logits ``[N, A]``, value ``[N]``)."""
+        """``planes [N, C, H, W]`` -> (hidden ``[N, ch, H, W]``, policy logits ``[N, A]``, value ``[N]``).
+
+        Through the inference copy when one is set (eval mode, no grad): then hidden has the
+        copy's dtype (bfloat16 in bf16 mode) and the rest is float32."""
+        cache = self._search_copy()
+        if cache is not None:
+            return cache.initial(self, planes)
         hidden = self.represent(planes)
         logits, raw_value = self.predict(hidden)
         return hidden, logits, self.value_to_scalar(raw_value)
@@ -233,6 +267,9 @@ class MuZeroNetwork(nn.Module):
     def recurrent(self, hidden: torch.Tensor, actions: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``hidden``, ``actions [N]`` -> (next hidden, reward ``[N]``, policy logits ``[N, A]``, value ``[N]``)."""
+        cache = self._search_copy()
+        if cache is not None:
+            return cache.recurrent(self, hidden, actions)
         next_hidden, raw_reward = self.dynamics(hidden, actions)
         logits, raw_value = self.predict(next_hidden)
         return next_hidden, self.reward_to_scalar(raw_reward), logits, self.value_to_scalar(raw_value)

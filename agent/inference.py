@@ -1,0 +1,137 @@
+"""Inference-only copies of the network for the search: BatchNorm folded, optionally bfloat16.
+
+The search calls ``initial`` and ``recurrent`` thousands of times per move with weights that
+do not change, in eval mode, without gradients. `InferenceCache` keeps a copy of a
+`MuZeroNetwork` built for exactly that:
+
+- every BatchNorm of h, g and f is folded into the convolution before it (eval-mode
+  running statistics), so a residual block is two convolutions and two ReLUs;
+- in ``bf16`` mode the copy's weights, its hidden states and the search's hidden-state
+  store are bfloat16 (oneDNN's native bf16 convolutions on CPUs with AVX512-BF16 or AMX);
+  the policy logits, values and rewards handed to the tree are float32.
+
+Modes (``INFERENCE_MODES``): ``eager`` the trainable module itself (no copy), ``fp32`` the
+folded copy (equal to eager up to float rounding), ``bf16`` the folded copy in bfloat16,
+``auto`` bf16 on a CPU with native bf16 instructions, fp32 elsewhere.
+
+The copy follows the trainable network: before each call the cache compares a fingerprint
+of the source's parameters and buffers (storage address and in-place version counter of
+each tensor, which ``load_state_dict``, optimizer steps and BatchNorm statistics updates all
+bump) and rebuilds the copy when it changed. Training code never sees the copy: losses call
+``represent``/``dynamics``/``predict`` of the trainable module, and `MuZeroNetwork` only
+routes ``initial``/``recurrent`` here in eval mode with gradients off.
+"""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+if TYPE_CHECKING:
+    from agent.networks import MuZeroNetwork
+
+INFERENCE_MODES = ("auto", "eager", "fp32", "bf16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_native_bf16() -> bool:
+    """True on a CPU with AVX512-BF16 or AMX-BF16 (where oneDNN's bf16 convolutions are fast)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"}) and torch.backends.mkldnn.is_available()
+    except OSError:
+        pass
+    return False
+
+
+def resolve_mode(mode: str, device: torch.device | str = "cpu") -> str:
+    """The concrete mode (eager, fp32 or bf16) for ``mode`` on ``device``; ValueError if unknown."""
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "bf16" if torch.device(device).type == "cpu" and cpu_has_native_bf16() else "fp32"
+
+
+def _fold(parent: nn.Module, conv_name: str, norm_name: str) -> None:
+    conv, norm = getattr(parent, conv_name), getattr(parent, norm_name)
+    setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm))
+    setattr(parent, norm_name, nn.Identity())
+
+
+def build_inference_copy(network: "MuZeroNetwork", mode: str) -> "MuZeroNetwork":
+    """A new eval-mode `MuZeroNetwork` with the weights of ``network``, BatchNorms folded, in
+    the dtype of ``mode`` (fp32 or bf16); its own inference mode is eager."""
+    from agent.networks import MuZeroNetwork
+
+    device = next(network.parameters()).device
+    copy = MuZeroNetwork(network.spec, network.config)
+    copy.load_state_dict(network.state_dict())
+    copy = copy.to(device).eval()
+    copy.projection, copy.projection_predictor = None, None   # consistency loss only
+    _fold(copy, "represent_conv", "represent_norm")
+    _fold(copy, "dynamics_conv", "dynamics_norm")
+    for blocks in (copy.represent_blocks, copy.dynamics_blocks, copy.prediction_blocks):
+        for block in blocks:
+            _fold(block, "conv1", "norm1")
+            _fold(block, "conv2", "norm2")
+    for head in (copy.reward_head, copy.policy_head, copy.value_head):
+        _fold(head, "conv", "norm")
+    copy = copy.to(DTYPES[mode])
+    for parameter in copy.parameters():
+        parameter.requires_grad_(False)
+    return copy
+
+
+class InferenceCache:
+    """The search copy of one source network in one mode, rebuilt when the source's weights change."""
+
+    def __init__(self, mode: str) -> None:
+        if mode not in DTYPES:
+            raise ValueError(f"an inference copy is fp32 or bf16, got {mode!r}")
+        self.mode = mode
+        self.dtype = DTYPES[mode]
+        self.copy: MuZeroNetwork | None = None
+        self.builds = 0
+        self._fingerprint: tuple | None = None
+        self._tensors: list[torch.Tensor] = []
+
+    def get(self, network: "MuZeroNetwork", relist: bool = True) -> "MuZeroNetwork":
+        """The up-to-date copy of ``network``.
+
+        The fingerprint is the storage address and version counter of every parameter and
+        buffer. Listing them walks the module tree (~0.3 ms), so ``relist=False`` (each
+        simulation's ``recurrent``) reuses the list made by the last ``initial`` (once per
+        search) and only re-reads addresses and versions (~25 us).
+        """
+        if relist or not self._tensors:
+            self._tensors = [*network.parameters(), *network.buffers()]
+        fingerprint = (tuple(tensor.data_ptr() for tensor in self._tensors),
+                       sum(tensor._version for tensor in self._tensors))
+        if self.copy is None or fingerprint != self._fingerprint:
+            self.copy = build_inference_copy(network, self.mode)
+            self._fingerprint = fingerprint
+            self.builds += 1
+        return self.copy
+
+    def initial(self, network: "MuZeroNetwork", planes: torch.Tensor):
+        """`MuZeroNetwork.initial` through the copy: hidden in the copy's dtype, the rest float32."""
+        copy = self.get(network)
+        hidden = copy.represent(planes.to(self.dtype))
+        logits, raw_value = copy.predict(hidden)
+        return hidden, logits.float(), copy.value_to_scalar(raw_value.float())
+
+    def recurrent(self, network: "MuZeroNetwork", hidden: torch.Tensor, actions: torch.Tensor):
+        """`MuZeroNetwork.recurrent` through the copy: next hidden in the copy's dtype, the rest float32."""
+        copy = self.get(network, relist=False)
+        next_hidden, raw_reward = copy.dynamics(hidden.to(self.dtype), actions)
+        logits, raw_value = copy.predict(next_hidden)
+        return (next_hidden, copy.reward_to_scalar(raw_reward.float()), logits.float(),
+                copy.value_to_scalar(raw_value.float()))
