@@ -165,3 +165,28 @@ def test_session_restarts_when_the_hidden_dtype_changes():
     network.set_inference("bf16")
     result = agent.act([positions[0].play(0)], 8, session=session)
     assert session.hidden.dtype == torch.bfloat16 and result.visit_counts.sum() == 8
+
+
+def test_bench_inference_modes_and_agreement(capsys):
+    import json
+
+    from agent import bench
+    from envs.errors import UsageError
+
+    class Args:
+        game, batch, checkpoint, repeats, seconds, threads, device, json = "tictactoe", 4, None, 1, 0.01, 1, "cpu", True
+        act_sims, inference, agreement, overrides = 2, "eager,fp32", 6, ["network.channels=8"]
+
+    previous = torch.get_num_threads()
+    try:
+        assert bench.run(Args()) == 0
+    finally:
+        torch.set_num_threads(previous)
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["modes"]) == {"eager", "fp32"} and result["inference"] == "eager"
+    assert result["agreement"]["fp32"]["value_abs_error_max"] < 1e-4
+    assert result["agreement"]["eager"]["search_move_agreement"] == 1.0
+    for field, value in (("inference", "fp16"), ("agreement", -1), ("overrides", ["network.nope=1"])):
+        bad = type("Bad", (Args,), {field: value})
+        with pytest.raises(UsageError):
+            bench.run(bad())
