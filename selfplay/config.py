@@ -151,7 +151,10 @@ def preset(game_name: str) -> RunConfig:
             # half the channels of the agent's tiny preset: twice the self-play and learner
             # speed on a CPU core, still ample capacity for tic-tac-toe
             network=dataclasses.replace(NetworkConfig.tiny(), channels=16),
-            loss=LossConfig(unroll_steps=5),
+            # K = 3, not 5: cheaper learner steps, and most unrolls of these short games ran
+            # past the end anyway; more steps in 5 minutes won more accuracy than the deeper
+            # unroll gave (docs/results.md, "Tic-tac-toe")
+            loss=LossConfig(unroll_steps=3),
             search=dataclasses.replace(SearchConfig(), num_simulations=25, dirichlet_alpha=1.0,
                                        dirichlet_fraction=0.25, gumbel_max_actions=9),
             actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=3,
