@@ -148,9 +148,9 @@ def preset(game_name: str) -> RunConfig:
     if game_name == "tictactoe":
         return dataclasses.replace(
             base,
-            # half the channels of the agent's tiny preset: twice the self-play and learner
-            # speed on a CPU core, still ample capacity for tic-tac-toe
-            network=dataclasses.replace(NetworkConfig.tiny(), channels=16),
+            # the agent's tiny preset (32 channels): 16 channels ran faster but its value
+            # head capped accuracy near 97-98% (docs/results.md, "Tic-tac-toe")
+            network=NetworkConfig.tiny(),
             # K = 3, not 5: cheaper learner steps, and most unrolls of these short games ran
             # past the end anyway; more steps in 5 minutes won more accuracy than the deeper
             # unroll gave (docs/results.md, "Tic-tac-toe")
