@@ -110,7 +110,7 @@ class Learner:
         self.step += 1
         self.samples_trained += int(batch.actions.shape[0])
         if replay is not None and replay.priority_alpha > 0:
-            replay.update_priorities(batch.game_ids, batch.positions, result.value_errors.cpu().numpy())
+            replay.update_priorities(batch.game_ids, batch.positions, result.value_errors.float().cpu().numpy())
         return StepResult(self.step, dict(result.parts), learning_rate, time.perf_counter() - started, 0)
 
     # ------------------------------------------------------------------ weights and state

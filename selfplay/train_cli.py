@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", choices=("puct", "gumbel"), help="root selection of the self-play search")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="learner device (default auto)")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="where actors run")
+    parser.add_argument("--address", help="Ray cluster address for --backend ray (default: a private local Ray)")
     parser.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--config", type=Path, help="TOML file over the preset")
@@ -111,13 +112,19 @@ def run(args: argparse.Namespace) -> int:
     from envs.errors import UsageError
 
     config = resolve_config(args)
-    if config.trainer.backend == "ray":
-        raise UsageError("--backend ray is not available yet; use --backend local")
+    if args.address and config.trainer.backend != "ray":
+        raise UsageError("--address needs --backend ray")
     if not config.trainer.max_steps and not config.trainer.max_minutes:
         print("ponder train: no --steps or --minutes: training until Ctrl-C", flush=True)
-    from selfplay.trainer import LocalTrainer
+    if config.trainer.backend == "ray":
+        from selfplay.ray_backend import run_ray_training
 
-    summary = LocalTrainer(config, Path(args.out), resume=args.resume, show_progress=not args.quiet).run()
+        summary = run_ray_training(config, Path(args.out), resume=args.resume,
+                                   show_progress=not args.quiet, address=args.address)
+    else:
+        from selfplay.trainer import LocalTrainer
+
+        summary = LocalTrainer(config, Path(args.out), resume=args.resume, show_progress=not args.quiet).run()
     _print_summary(summary, args.out)
     return 130 if summary.stopped_by == "interrupt" else 0
 

@@ -62,7 +62,7 @@ def test_train_then_resume_continues_step_optimizer_and_replay(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--game", "tictactoe", "--backend", "ray"], "not available yet"),
+    (["--game", "tictactoe", "--address", "127.0.0.1:6379"], "--address needs --backend ray"),
     (["--game", "no_such_game"], "no_such_game"),
     (["--resume"], "holds no run"),
     (["--game", "tictactoe", "--set", "learner.batch_size=big"], "expects an integer"),
