@@ -1,0 +1,88 @@
+"""Training curves from run folders' TensorBoard logs: a scalar against wall-clock minutes.
+
+Reads `DIR/tb` of each run (label=DIR, or DIR alone), plots the chosen scalar (by default the
+periodic evaluation's optimal-move share with search) against minutes since the run's first
+logged point, and writes a markdown table of the value at each evaluation and the first time
+each ``--threshold`` was reached. Used for the training curves of docs/results.md.
+
+    python scripts/training_curves.py "puct, 8 sims=runs/a" "gumbel, 8 sims=runs/b" \\
+        --tag eval/optimal_moves/search --threshold 0.99 --out curves.png --markdown curves.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def read_curve(run_dir: Path, tag: str) -> list[tuple[float, int, float]]:
+    """(minutes since the run's first event, learner step, value) of ``tag`` in ``run_dir/tb``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    tags = accumulator.Tags()["scalars"]
+    if tag not in tags:
+        raise SystemExit(f"{run_dir}: no scalar {tag!r} (has: {', '.join(sorted(tags))})")
+    start = min(accumulator.Scalars(name)[0].wall_time for name in tags if accumulator.Scalars(name))
+    return [((event.wall_time - start) / 60.0, event.step, event.value) for event in accumulator.Scalars(tag)]
+
+
+def first_reaching(curve: list[tuple[float, int, float]], threshold: float) -> tuple[float, int] | None:
+    for minutes, step, value in curve:
+        if value >= threshold - 1e-9:
+            return minutes, step
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR or RUN_DIR")
+    parser.add_argument("--tag", default="eval/optimal_moves/search")
+    parser.add_argument("--threshold", type=float, action="append", default=[])
+    parser.add_argument("--out", type=Path, help="PNG plot")
+    parser.add_argument("--markdown", type=Path, help="markdown table")
+    args = parser.parse_args()
+
+    curves = {}
+    for spec in args.runs:
+        label, _, path = spec.rpartition("=") if "=" in spec else (spec, "", spec)
+        curves[label] = read_curve(Path(path), args.tag)
+
+    lines = [f"`{args.tag}` by wall-clock minutes (learner step in brackets):", ""]
+    lines.append("| run | " + " | ".join(f"first >= {t:g}" for t in args.threshold) + " | values |")
+    lines.append("|---|" + "---|" * len(args.threshold) + "---|")
+    for label, curve in curves.items():
+        reached = []
+        for threshold in args.threshold:
+            hit = first_reaching(curve, threshold)
+            reached.append(f"{hit[0]:.1f} min ({hit[1]})" if hit else "not reached")
+        values = ", ".join(f"{minutes:.1f}: {value:.4f}" for minutes, _, value in curve)
+        lines.append(f"| {label} | " + " | ".join(reached) + f" | {values} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table)
+    if args.out:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(figsize=(7, 4.2))
+        for label, curve in curves.items():
+            axes.plot([c[0] for c in curve], [c[2] for c in curve], marker="o", label=label)
+        for threshold in args.threshold:
+            axes.axhline(threshold, color="grey", linewidth=0.8, linestyle=":")
+        axes.set_xlabel("wall-clock minutes of training")
+        axes.set_ylabel(args.tag)
+        axes.grid(alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        figure.savefig(args.out, dpi=110)
+        print(f"plot: {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
