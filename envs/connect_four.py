@@ -13,7 +13,7 @@ from typing import Hashable
 import numpy as np
 
 from envs.errors import UsageError
-from envs.game import Game, State
+from envs.game import DecidedState, Game
 
 ROWS, COLUMNS = 6, 7
 # BIT_INDEX[r, c]: the bit of the cell drawn at row r (0 = top) and column c.
@@ -47,7 +47,7 @@ def has_four(bits: int) -> bool:
     return False
 
 
-class ConnectFourState(State):
+class ConnectFourState(DecidedState):
     """A Connect Four position: ``stones[p]`` is player ``p``'s bitboard, ``heights[c]`` the fill."""
 
     __slots__ = ("stones", "heights", "to_play", "history", "_winner", "_terminal")
@@ -81,14 +81,6 @@ class ConnectFourState(State):
         own = (np.int64(self.stones[player]) >> BIT_INDEX) & 1
         other = (np.int64(self.stones[1 - player]) >> BIT_INDEX) & 1
         return np.stack([own, other]).astype(np.float32)
-
-    def is_terminal(self) -> bool:
-        return self._terminal
-
-    def winner(self) -> int | None:
-        if not self._terminal:
-            raise ValueError("winner() of a game that is not over")
-        return self._winner
 
     def play(self, action: int) -> "ConnectFourState":
         action = int(action)

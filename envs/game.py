@@ -97,6 +97,23 @@ class State(ABC):
         return f"{type(self).__name__}(history={list(self.history)})"
 
 
+
+class DecidedState(State):
+    """A State that decides its result when it is built: ``_terminal`` and ``_winner`` set by
+    the subclass's constructor, so ``is_terminal`` and ``winner`` are one lookup each."""
+
+    _terminal: bool
+    _winner: int | None
+
+    def is_terminal(self) -> bool:
+        return self._terminal
+
+    def winner(self) -> int | None:
+        if not self._terminal:
+            raise ValueError("winner() of a game that is not over")
+        return self._winner
+
+
 class Game(ABC):
     """One game with one option set: sizes, the initial state, coordinates, the env.
 

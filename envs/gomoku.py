@@ -13,7 +13,7 @@ from typing import Hashable
 import numpy as np
 
 from envs.errors import UsageError
-from envs.game import GRID_LETTERS, Game, State, grid_coordinate, parse_grid_coordinate, render_grid
+from envs.game import GRID_LETTERS, DecidedState, Game, grid_coordinate, parse_grid_coordinate, render_grid
 
 DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
@@ -33,7 +33,7 @@ def _line_length(board: np.ndarray, row: int, column: int, piece: int, size: int
     return best
 
 
-class GomokuState(State):
+class GomokuState(DecidedState):
     """A gomoku position: ``board`` int8 [size, size], 0 empty, 1/2 the stones of player 0/1."""
 
     __slots__ = ("board", "size", "win_length", "to_play", "history", "_winner", "_terminal")
@@ -63,14 +63,6 @@ class GomokuState(State):
     def planes_for(self, player: int) -> np.ndarray:
         """float32 [2, size, size]: plane 0 the stones of ``player``, plane 1 the other's."""
         return np.stack([self.board == player + 1, self.board == 2 - player]).astype(np.float32)
-
-    def is_terminal(self) -> bool:
-        return self._terminal
-
-    def winner(self) -> int | None:
-        if not self._terminal:
-            raise ValueError("winner() of a game that is not over")
-        return self._winner
 
     def play(self, action: int) -> "GomokuState":
         action = int(action)

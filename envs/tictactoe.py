@@ -12,7 +12,7 @@ from typing import Hashable
 import numpy as np
 
 from envs.errors import UsageError
-from envs.game import Game, State
+from envs.game import DecidedState, Game
 
 WIN_LINES = tuple(
     sum(1 << square for square in line)
@@ -30,7 +30,7 @@ def has_line(bits: int) -> bool:
     return False
 
 
-class TicTacToeState(State):
+class TicTacToeState(DecidedState):
     """A tic-tac-toe position: ``stones[p]`` is the 9-bit set of player ``p``'s squares."""
 
     __slots__ = ("stones", "to_play", "history", "_winner", "_terminal")
@@ -60,14 +60,6 @@ class TicTacToeState(State):
     def planes_for(self, player: int) -> np.ndarray:
         """float32 [2, 3, 3]: plane 0 the squares of ``player``, plane 1 the other's."""
         return np.stack([_BIT_PLANES[self.stones[player]], _BIT_PLANES[self.stones[1 - player]]]).reshape(2, 3, 3)
-
-    def is_terminal(self) -> bool:
-        return self._terminal
-
-    def winner(self) -> int | None:
-        if not self._terminal:
-            raise ValueError("winner() of a game that is not over")
-        return self._winner
 
     def play(self, action: int) -> "TicTacToeState":
         bit = 1 << int(action)
