@@ -11,7 +11,6 @@ import io
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 
 import envs
 from agent import play as play_module
+from agent.agent import ActResult
 from agent.board_view import BoardView, wants_color
 from agent.play import AgentOpponent, BaselineOpponent, PlaySession
 from envs.players import parse_player
@@ -223,18 +223,6 @@ class LowestSquareOpponent(BaselineOpponent):
         return int(np.flatnonzero(state.legal_mask())[0]), None
 
 
-@dataclass(frozen=True)
-class FakeActResult:
-    actions: np.ndarray
-    visit_counts: np.ndarray
-    policy: np.ndarray
-    q_values: np.ndarray
-    root_value: np.ndarray
-    prior: np.ndarray
-    network_evals: int
-    seconds: float
-
-
 class FakeAgent:
     """Puts all but one visit on the lowest legal square; value 0.5 (win chance 75%)."""
 
@@ -256,7 +244,7 @@ class FakeAgent:
                 q_values[0, legal[1]] = -0.6
         prior = np.zeros((1, self.game.num_actions))
         prior[0, legal] = 1.0 / len(legal)
-        return FakeActResult(np.array([legal[0]]), visits, visits / max(sims, 1), q_values,
+        return ActResult(np.array([legal[0]]), visits, visits / max(sims, 1), q_values,
                              np.array([0.5]), prior, sims + 1, 0.25)
 
 
@@ -349,7 +337,7 @@ def test_the_move_played_leads_its_tie_in_the_top_moves():
     game = envs.get_game("connect_four")
     visits = np.array([[2, 2, 2, 2, 2, 0, 0]])
     prior = np.array([[0.1, 0.3, 0.1, 0.1, 0.2, 0.1, 0.1]])
-    result = FakeActResult(np.array([3]), visits, visits / 10, np.zeros((1, 7)), np.array([-0.2]), prior, 11, 0.1)
+    result = ActResult(np.array([3]), visits, visits / 10, np.zeros((1, 7)), np.array([-0.2]), prior, 11, 0.1)
     analysis = analysis_from_act(game, game.initial_state(), result, sims=10)
     assert [move.text for move in analysis.top_moves] == ["4", "2", "5"]  # played, then by prior
     assert analysis.win_probability == pytest.approx(0.4)
