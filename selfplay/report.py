@@ -138,12 +138,7 @@ def plot_accuracy(results: dict, path: Path) -> bool:
     axes.set_xticklabels(["0 (policy)" if t == 0.5 else str(int(t)) for t in ticks], fontsize=8)
     axes.set_xlabel("simulations per move (log scale)")
     axes.set_title(f"{results['game']}: accuracy against perfect play")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+    return _save_plot(plt, figure, axes, path)
 
 
 def plot_fidelity(results: dict, path: Path) -> bool:
@@ -195,12 +190,7 @@ def plot_elo_by_step(results: dict, path: Path) -> bool:
     axes.set_xlabel("training step")
     axes.set_ylabel(f"Elo ({results['elo']['anchor']} = 0)")
     axes.set_title(f"{results['game']}: Elo by training step and simulations")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+    return _save_plot(plt, figure, axes, path)
 
 
 # --- report.md ---------------------------------------------------------------------------------------
@@ -443,3 +433,13 @@ def write_outputs(results: dict, out_dir: Path, *, tensorboard: bool = True) -> 
         write_tensorboard(results, out_dir / "tb")
         written["tensorboard"] = out_dir / "tb"
     return written
+
+
+def _save_plot(plt, figure, axes, path) -> bool:
+    """Grid, legend, tight layout, save as PNG and close: the common end of every plot."""
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
