@@ -120,6 +120,7 @@ class TrainerConfig:
     eval_minutes: float = 1.0
     eval_games: int = 20
     eval_sims: int = 0
+    eval_opponents: tuple[str, ...] = ("random", "heuristic")
     log_every_steps: int = 10
 
 
@@ -174,7 +175,7 @@ def preset(game_name: str) -> RunConfig:
             base,
             network=NetworkConfig.for_game(game_name),
             loss=LossConfig(unroll_steps=5),
-            search=dataclasses.replace(SearchConfig(), num_simulations=50, dirichlet_alpha=1.0,
+            search=dataclasses.replace(SearchConfig(), num_simulations=100, dirichlet_alpha=1.0,
                                        dirichlet_fraction=0.25, gumbel_max_actions=7),
             actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=12,
                               final_temperature=0.0, max_moves=42,

@@ -1,7 +1,7 @@
 """Periodic evaluation during training: is the network getting stronger, and what does search add?
 
-Every few minutes the trainer asks for a small, seeded set of games against the `random`
-and `heuristic` baselines, once with the network's policy alone (argmax of the prior over
+Every few minutes the trainer asks for a small, seeded set of games against the baselines
+of ``trainer.eval_opponents`` (by default `random` and `heuristic`), once with the network's policy alone (argmax of the prior over
 legal moves) and once with search, so TensorBoard shows both curves from the first
 minute. For tic-tac-toe it also measures the share of optimal moves over every reachable
 position (the perfect-play table of `selfplay.accuracy`), the project's learning target.
@@ -9,6 +9,7 @@ position (the perfect-play table of `selfplay.accuracy`), the project's learning
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -66,14 +67,26 @@ def play_matches(game, choose: Chooser, opponent, games: int) -> float:
     return score / max(1, games)
 
 
-def evaluate(game, network, agent, search, games: int, seed: int, device: torch.device) -> dict[str, float]:
-    """Scores against random and heuristic (policy-only and search), and tic-tac-toe accuracy."""
+def score_tag(opponent_spec: str) -> str:
+    """The TensorBoard tag stem of an opponent: ``alphabeta:4`` -> ``score_vs_alphabeta_4``."""
+    return "score_vs_" + re.sub(r"[^\w.-]", "_", opponent_spec)
+
+
+def check_opponents(game, opponents: Sequence[str]) -> None:
+    """UsageError now, at the start of a run, for an opponent spec that would fail later."""
+    for spec in opponents:
+        parse_player(spec, game)
+
+
+def evaluate(game, network, agent, search, games: int, seed: int, device: torch.device,
+             opponents: Sequence[str] = ("random", "heuristic")) -> dict[str, float]:
+    """Scores against ``opponents`` (policy-only and search), and tic-tac-toe accuracy."""
     choosers = {"policy": policy_only_chooser(network, device), "search": search_chooser(agent, search)}
     results: dict[str, float] = {}
-    for opponent_name in ("random", "heuristic"):
+    for opponent_spec in opponents:
         for mode, choose in choosers.items():
-            opponent = parse_player(opponent_name, game, seed=seed)
-            results[f"score_vs_{opponent_name}/{mode}"] = play_matches(game, choose, opponent, games)
+            opponent = parse_player(opponent_spec, game, seed=seed)
+            results[f"{score_tag(opponent_spec)}/{mode}"] = play_matches(game, choose, opponent, games)
     if game.name == "tictactoe":
         table = _tictactoe_table(game)
         if table is not None:
@@ -82,6 +95,23 @@ def evaluate(game, network, agent, search, games: int, seed: int, device: torch.
             for mode, choose in choosers.items():
                 results[f"optimal_moves/{mode}"] = optimal_move_rate(table, choose)
     return results
+
+
+def evaluate_run(game, network, agent, config, step: int, device: torch.device) -> dict[str, float]:
+    """The periodic evaluation as a run's ``trainer`` section asks for it ({} when it is off).
+
+    Searches use ``eval_sims`` simulations when set (else the self-play count), and the
+    games are seeded by the run's seed plus the learner step, so a resumed run replays them.
+    """
+    trainer = config.trainer
+    if trainer.eval_games <= 0:
+        return {}
+    search = config.search
+    if trainer.eval_sims > 0:
+        search = dataclasses.replace(search, num_simulations=trainer.eval_sims)
+    network.eval()
+    return evaluate(game, network, agent, search, trainer.eval_games, seed=trainer.seed + step,
+                    device=device, opponents=trainer.eval_opponents)
 
 
 _TABLE_CACHE: dict[str, object] = {}

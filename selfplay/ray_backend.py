@@ -261,22 +261,16 @@ class RayTrainer:
 
     def _evaluate(self, ray) -> dict:
         from agent.agent import Agent
-        from selfplay.evaluation import evaluate
+        from selfplay.evaluation import evaluate_run
 
-        trainer = self.config.trainer
-        if trainer.eval_games <= 0:
+        if self.config.trainer.eval_games <= 0:
             return {}
         import torch
 
         current = ray.get(self.learner.publish_weights.remote())   # after any in-flight chunk
         self.network.load_state_dict({name: torch.as_tensor(np.array(array)) for name, array in current.items()})
-        self.network.eval()
-        search = self.config.search
-        if trainer.eval_sims > 0:
-            search = dataclasses.replace(search, num_simulations=trainer.eval_sims)
         agent = Agent(self.network, self.game, device="cpu")
-        return evaluate(self.game, self.network, agent, search, trainer.eval_games,
-                        seed=trainer.seed + self.step, device=torch.device("cpu"))
+        return evaluate_run(self.game, self.network, agent, self.config, self.step, torch.device("cpu"))
 
     # -------------------------------------------------------------- the loop
     def run(self) -> TrainSummary:

@@ -106,6 +106,13 @@ def _check(config) -> None:
         raise UsageError(f"replay.symmetries must be one of {', '.join(SYMMETRIES)}")
     if not 0.0 <= config.replay.reanalyse_fraction <= 1.0:
         raise UsageError("replay.reanalyse_fraction must be in [0, 1]")
+    from envs.registry import get_game
+    from selfplay.evaluation import check_opponents
+
+    try:
+        check_opponents(get_game(config.game.name, **config.game.options), config.trainer.eval_opponents)
+    except UsageError as error:
+        raise UsageError(f"trainer.eval_opponents: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:

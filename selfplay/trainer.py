@@ -315,7 +315,7 @@ class LocalTrainer:
     def run(self) -> TrainSummary:
         import torch
 
-        from selfplay.evaluation import evaluate
+        from selfplay.evaluation import evaluate_run
 
         self._build()
         config = self.config
@@ -390,7 +390,7 @@ class LocalTrainer:
                                       self.actor_stats, elapsed)
                 now = time.monotonic()
                 if trainer.eval_minutes and now - last_eval >= trainer.eval_minutes * 60:
-                    evaluation = self._evaluate(evaluate)
+                    evaluation = self._evaluate(evaluate_run)
                     monitor.log_evaluation(self.learner.step, evaluation)
                     last_eval = time.monotonic()
                 if trainer.checkpoint_minutes and now - last_checkpoint >= trainer.checkpoint_minutes * 60:
@@ -407,7 +407,7 @@ class LocalTrainer:
         elapsed = time.monotonic() - started
         if self.learner.step > start_step or not self.paths.latest.exists():
             if trainer.eval_games > 0:
-                evaluation = self._evaluate(evaluate)
+                evaluation = self._evaluate(evaluate_run)
                 monitor.log_evaluation(self.learner.step, evaluation)
             save_run_checkpoint(self.paths, self.learner, self.replay, self.game, config,
                                 self._extra(elapsed), trainer.keep_checkpoints)
@@ -417,16 +417,8 @@ class LocalTrainer:
                             seconds=elapsed, stopped_by=stopped_by, evaluation=evaluation,
                             checkpoint=self.paths.latest)
 
-    def _evaluate(self, evaluate) -> dict:
-        trainer = self.config.trainer
-        if trainer.eval_games <= 0:
-            return {}
-        search = self.config.search
-        if trainer.eval_sims > 0:
-            search = dataclasses.replace(search, num_simulations=trainer.eval_sims)
-        self.learner.network.eval()
-        return evaluate(self.game, self.learner.network, self.agent, search, trainer.eval_games,
-                        seed=self.config.trainer.seed + self.learner.step, device=self.device)
+    def _evaluate(self, evaluate_run) -> dict:
+        return evaluate_run(self.game, self.learner.network, self.agent, self.config, self.learner.step, self.device)
 
 
 class _InterruptFlag:

@@ -67,6 +67,9 @@ def test_train_then_resume_continues_step_optimizer_and_replay(tmp_path):
     (["--resume"], "holds no run"),
     (["--game", "tictactoe", "--set", "learner.batch_size=big"], "expects an integer"),
     (["--game", "tictactoe", "--steps", "0"], "--steps"),
+    (["--game", "tictactoe", "--set", 'trainer.eval_opponents=["heuristic", "alphabeta:x"]'],
+     "trainer.eval_opponents"),
+    (["--game", "connect_four", "--set", 'trainer.eval_opponents=["perfect"]'], "only for tictactoe"),
 ])
 def test_usage_errors_are_one_line(tmp_path, args, words):
     result = ponder("train", "--out", str(tmp_path / "run"), *args, timeout=60)
