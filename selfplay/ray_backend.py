@@ -26,7 +26,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 
 from envs.errors import UsageError
 from selfplay.config import RunConfig, write_toml
+from selfplay.progress import ProgressLine, log_evaluation, run_parts
 from selfplay.trainer import RunPaths, TrainSummary, _InterruptFlag, save_run_checkpoint
 
 DRAIN_SECONDS = 30.0
@@ -496,12 +496,8 @@ class RayMonitor:
 
     def __init__(self, writer, show_progress: bool, trainer, start_step: int) -> None:
         self.writer = writer
-        self.show_progress = show_progress
-        self.trainer = trainer
         self.start_step = start_step
-        self.progress = None
-        self.task = None
-        self.last_refresh = 0.0
+        self.line = ProgressLine(show_progress, "train (ray)", trainer.max_steps, trainer.max_minutes)
         self.evaluation: dict = {}
         self.last_loss: float | None = None
         self.rate_time = time.monotonic()
@@ -511,22 +507,10 @@ class RayMonitor:
         self.results: list[float] = []
 
     def start(self, learner_device: str, actors: int) -> None:
-        if not self.show_progress:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("[bold]train (ray)[/]"), BarColumn(), TextColumn("{task.description}"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 console=Console(file=sys.stderr), transient=False)
-        total = self.trainer.max_steps if self.trainer.max_steps else self.trainer.max_minutes * 60 or None
-        self.task = self.progress.add_task(f"{actors} actors, learner on {learner_device}", total=total)
-        self.progress.start()
+        self.line.start(f"{actors} actors, learner on {learner_device}")
 
     def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        self.line.stop()
 
     def play(self, report) -> None:
         self.lengths.extend(report.game_lengths)
@@ -560,24 +544,14 @@ class RayMonitor:
 
     def log_evaluation(self, step: int, evaluation: dict) -> None:
         self.evaluation = evaluation
-        for name, value in evaluation.items():
-            self.writer.add_scalar(f"eval/{name}", value, step)
-        self.writer.flush()
+        log_evaluation(self.writer, step, evaluation)
 
     def refresh(self, step: int, positions: int, games: int, replay_positions: int, elapsed: float,
                 failures: int) -> None:
-        if self.progress is None:
+        if not self.line.due():
             return
-        now = time.monotonic()
-        if now - self.last_refresh < 0.5:
-            return
-        self.last_refresh = now
         done = step - self.start_step
-        parts = [f"step {step}", f"{done / max(elapsed, 1e-9):.1f} steps/s",
-                 f"{positions / max(elapsed, 1e-9):.0f} pos/s", f"{games} games", f"replay {replay_positions}"]
-        if self.last_loss is not None:
-            parts.append(f"loss {self.last_loss:.3f}")
+        parts = run_parts(step, done, elapsed, positions / max(elapsed, 1e-9), games, replay_positions, self.last_loss)
         if failures:
             parts.append(f"{failures} actor restarts")
-        self.progress.update(self.task, description=" | ".join(parts),
-                             completed=done if self.trainer.max_steps else elapsed)
+        self.line.update(parts, done, elapsed)

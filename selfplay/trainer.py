@@ -23,7 +23,6 @@ import multiprocessing as mp
 import os
 import queue
 import signal
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import numpy as np
 
 from envs.errors import UsageError
 from selfplay.config import RunConfig, to_dict, write_toml
+from selfplay.progress import ProgressLine, log_evaluation, run_parts
 from selfplay.replay import GameHistory, Replay
 
 CHECKPOINTS = "checkpoints"
@@ -451,12 +451,8 @@ class _Monitor:
 
     def __init__(self, writer, show_progress: bool, trainer_config, start_step: int) -> None:
         self.writer = writer
-        self.show_progress = show_progress
-        self.trainer_config = trainer_config
         self.start_step = start_step
-        self.progress = None
-        self.task = None
-        self.last_refresh = 0.0
+        self.line = ProgressLine(show_progress, "train", trainer_config.max_steps, trainer_config.max_minutes)
         self.window_games: list[GameHistory] = []
         self.parts_sum: dict[str, float] = {}
         self.parts_count = 0
@@ -469,24 +465,10 @@ class _Monitor:
         self.evaluation: dict = {}
 
     def start(self) -> None:
-        if not self.show_progress:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        console = Console(file=sys.stderr)
-        self.progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), TextColumn("{task.description}"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 console=console, transient=False)
-        total = (self.trainer_config.max_steps if self.trainer_config.max_steps
-                 else self.trainer_config.max_minutes * 60 or None)
-        self.task = self.progress.add_task("starting actors", total=total)
-        self.progress.start()
+        self.line.start("starting actors")
 
     def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        self.line.stop()
 
     def add_game(self, game: GameHistory) -> None:
         self.window_games.append(game)
@@ -548,25 +530,14 @@ class _Monitor:
 
     def log_evaluation(self, step: int, evaluation: dict) -> None:
         self.evaluation = evaluation
-        for name, value in evaluation.items():
-            self.writer.add_scalar(f"eval/{name}", value, step)
-        self.writer.flush()
+        log_evaluation(self.writer, step, evaluation)
 
     def refresh(self, step: int, positions: int, games: int, replay: Replay, elapsed: float) -> None:
-        if self.progress is None:
+        if not self.line.due():
             return
-        now = time.monotonic()
-        if now - self.last_refresh < 0.5:
-            return
-        self.last_refresh = now
         steps_done = step - self.start_step
-        loss = self.last_parts.get("total")
-        parts = [f"step {step}", f"{steps_done / max(elapsed, 1e-9):.1f} steps/s",
-                 f"{self.positions_per_second:.0f} pos/s", f"{games} games",
-                 f"replay {replay.num_positions}"]
-        if loss is not None:
-            parts.append(f"loss {loss:.3f}")
+        parts = run_parts(step, steps_done, elapsed, self.positions_per_second, games, replay.num_positions,
+                          self.last_parts.get("total"))
         if "optimal_moves/search" in self.evaluation:
             parts.append(f"optimal {self.evaluation['optimal_moves/search']:.1%}")
-        completed = steps_done if self.trainer_config.max_steps else elapsed
-        self.progress.update(self.task, description=" | ".join(parts), completed=completed)
+        self.line.update(parts, steps_done, elapsed)
