@@ -174,7 +174,7 @@ def preset(game_name: str) -> RunConfig:
         return dataclasses.replace(
             base,
             network=NetworkConfig.for_game(game_name),
-            loss=LossConfig(unroll_steps=5),
+            loss=LossConfig(unroll_steps=3),
             search=dataclasses.replace(SearchConfig(), num_simulations=100, dirichlet_alpha=1.0,
                                        dirichlet_fraction=0.25, gumbel_max_actions=7),
             actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=12,
@@ -183,8 +183,8 @@ def preset(game_name: str) -> RunConfig:
             replay=ReplayConfig(capacity_positions=200_000, td_steps=-1,
                                 min_positions=5_000, symmetries="mirror"),
             learner=LearnerConfig(batch_size=256, learning_rate=2e-3, final_learning_rate=2e-4,
-                                  warmup_steps=200, decay_steps=7_500, weight_decay=1e-4),
-            trainer=TrainerConfig(samples_per_position=4.0, ratio_slack_positions=10_000,
+                                  warmup_steps=200, decay_steps=13_000, weight_decay=1e-4),
+            trainer=TrainerConfig(samples_per_position=6.0, ratio_slack_positions=10_000,
                                   weight_sync_steps=50, checkpoint_minutes=5.0, eval_minutes=5.0,
                                   eval_games=20, eval_sims=50),
         )
