@@ -65,8 +65,9 @@ def test_support_network_outputs_scalars():
 def test_config_roundtrip_and_presets():
     for config in (NetworkConfig.tiny(), NetworkConfig.connect_four(), NetworkConfig.default()):
         assert NetworkConfig.from_dict(config.to_dict()) == config
-    assert NetworkConfig.for_game("connect_four").representation_blocks == 6
-    assert NetworkConfig.for_game("connect_four").channels == 64
+    assert NetworkConfig.for_game("connect_four") == NetworkConfig.connect_four()
+    assert NetworkConfig.for_game("tictactoe") == NetworkConfig.tiny()
+    assert NetworkConfig.for_game("othello") == NetworkConfig.default()
     with pytest.raises(ValueError):
         NetworkConfig.from_dict({"channels": 8, "bogus": 1})
     with pytest.raises(ValueError):
