@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Connect Four from scratch, as measured in docs/results.md: the preset for 115 minutes of
-# training (one chunk by default; more chunks resume the same run folder, e.g. `RUN 4 29`),
+# Connect Four from scratch, the procedure of docs/results.md (which says how much of it the
+# measured run got): the preset for 115 minutes of training (one chunk by default; more chunks resume the same run folder, e.g. `RUN 4 29`),
 # keeping every 5-minute checkpoint, then
 #   - the ablation report (policy-only, shallow and deep search; Elo; Pons accuracy),
-#   - the strength curve: each 15-minute checkpoint at 200 sims against alphabeta:4 and
-#     rollout-mcts:1000 (scripts/checkpoint_curve.py).
+#   - the strength curve: each 15-minute checkpoint at 200 sims against heuristic and
+#     alphabeta:4 (scripts/checkpoint_curve.py).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
 set -euo pipefail
@@ -24,8 +24,8 @@ for chunk in $(seq 1 "$CHUNKS"); do
   fi
 done
 "$PONDER" ablate --checkpoint "$RUN_DIR" --out "$RUN_DIR/ablation" --sims 0,8,32,200 --root puct,gumbel \
-  --opponents random,heuristic,alphabeta:4,rollout-mcts:1000 --games 40 --shallow 8 --deep 200 \
-  --fidelity-games 20 --seed 0
-"$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" --opponent alphabeta:4 --opponent rollout-mcts:1000 \
+  --opponents random,heuristic,alphabeta:4,rollout-mcts:1000 --games 20 --shallow 8 --deep 200 \
+  --fidelity-games 20 --positions 300 --seed 0
+"$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" --opponent heuristic --opponent alphabeta:4 \
   --sims 200 --games 20 --every-minutes 15 --out "$RUN_DIR/strength_curve.png" --markdown "$RUN_DIR/strength_curve.md"
 echo "TensorBoard: .venv/bin/tensorboard --logdir $RUN_DIR/tb"
