@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Connect Four from scratch, the procedure of docs/results.md (which says how much of it the
-# measured run got): the preset for 115 minutes of training (one chunk by default; more chunks resume the same run folder, e.g. `RUN 4 29`),
-# keeping every 5-minute checkpoint, then
+# measured run got): the preset for 115 minutes of training (one chunk by default; more
+# chunks resume the same run folder, e.g. `RUN 4 29`), keeping every 5-minute checkpoint, then
 #   - the ablation report (policy-only, shallow and deep search; Elo; Pons accuracy),
 #   - the strength curve: each 15-minute checkpoint at 200 sims against heuristic and
 #     alphabeta:4 (scripts/checkpoint_curve.py).
