@@ -1,0 +1,86 @@
+"""How well does a Connect Four network's value head know who is winning? (Pons' labelled sets)
+
+Search can only add strength on top of a value head that ranks positions: this compares the
+network's value of each Pons position (one initial inference, no search) with its
+perfect-play value (best column's outcome for the player to move: 1 win, 0 draw, -1 loss).
+Per set: Pearson correlation, the share of decided positions whose sign is right, the mean
+squared error, and the share of drawn positions.
+
+    python scripts/value_diagnostic.py CHECKPOINT [CHECKPOINT ...] [--markdown FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def value_agreement(network, game, pons_set) -> dict[str, float]:
+    """Correlation, sign agreement on decided positions, MSE and draw share for one set."""
+    import torch
+
+    states = []
+    for moves in pons_set.moves:
+        state = game.initial_state()
+        for action in moves:
+            state = state.play(action)
+        states.append(state)
+    planes = torch.from_numpy(np.stack([state.planes() for state in states]))
+    with torch.no_grad():
+        _, _, values = network.initial(planes)
+    predicted = values.float().numpy().reshape(-1)
+    perfect = np.nanmax(pons_set.outcomes, axis=1)
+    decided = perfect != 0
+    return {
+        "correlation": float(np.corrcoef(predicted, perfect)[0, 1]),
+        "sign_right": float(np.mean(np.sign(predicted[decided]) == perfect[decided])),
+        "mse": float(np.mean((predicted - perfect) ** 2)),
+        "draws": float(np.mean(~decided)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
+    args = parser.parse_args()
+
+    import torch
+
+    from agent.agent import Agent
+    from envs.errors import UsageError
+    from selfplay.accuracy import load_pons_sets
+
+    torch.set_num_threads(1)
+    sets = load_pons_sets()
+    lines = ["Value head against perfect play: correlation / sign right on decided positions / MSE "
+             "(positions per set in the header; one initial inference each, no search).", "",
+             "| checkpoint | step | " + " | ".join(f"{s.title} ({len(s)}, {100 * np.mean(np.nanmax(s.outcomes, axis=1) == 0):.0f}% drawn)"
+                                                     for s in sets) + " |",
+             "|---|---|" + "---|" * len(sets)]
+    for path in args.checkpoints:
+        try:
+            agent = Agent.load(path)
+        except UsageError as error:
+            print(f"value_diagnostic: {error}", file=sys.stderr)
+            return 2
+        if agent.game.name != "connect_four":
+            print(f"value_diagnostic: {path} is a {agent.game.name} checkpoint, not connect_four", file=sys.stderr)
+            return 2
+        network = agent.network.eval()
+        cells = []
+        for pons_set in sets:
+            result = value_agreement(network, agent.game, pons_set)
+            cells.append(f"{result['correlation']:.2f} / {result['sign_right']:.0%} / {result['mse']:.2f}")
+        lines.append(f"| `{path}` | {agent.checkpoint_step} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
