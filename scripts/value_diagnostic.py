@@ -6,7 +6,11 @@ perfect-play value (best column's outcome for the player to move: 1 win, 0 draw,
 Per set: Pearson correlation, the share of decided positions whose sign is right, the mean
 squared error, and the share of drawn positions.
 
-    python scripts/value_diagnostic.py CHECKPOINT [CHECKPOINT ...] [--markdown FILE]
+With ``--replay RUN_DIR`` it also says where the run's training positions lie by the same
+stages as Pons' sets (stones on the board: Beginning <= 14, Middle 15-28, End > 28), since a
+value head cannot know positions its self-play never reaches.
+
+    python scripts/value_diagnostic.py CHECKPOINT [CHECKPOINT ...] [--replay RUN_DIR] [--markdown FILE]
 """
 from __future__ import annotations
 
@@ -41,9 +45,22 @@ def value_agreement(network, game, pons_set) -> dict[str, float]:
     }
 
 
+def replay_stages(run_dir: Path) -> dict[str, float]:
+    """Share of a run's stored training positions by stones on the board (Pons' stages)."""
+    with np.load(run_dir / "replay" / "games.npz", allow_pickle=False) as data:
+        lengths, openings = data["lengths"], data["opening_lengths"]
+    stones = np.concatenate([np.arange(start, start + length) for start, length in zip(openings, lengths)])
+    return {"positions": float(stones.size), "games": float(lengths.size),
+            "mean game length": float(np.mean(lengths + openings)),
+            "Beginning (<= 14)": float(np.mean(stones <= 14)),
+            "Middle (15-28)": float(np.mean((stones >= 15) & (stones <= 28))),
+            "End (> 28)": float(np.mean(stones > 28))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--replay", type=Path, metavar="RUN_DIR", help="also the stages of this run's replay")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args()
 
@@ -75,6 +92,15 @@ def main() -> int:
             result = value_agreement(network, agent.game, pons_set)
             cells.append(f"{result['correlation']:.2f} / {result['sign_right']:.0%} / {result['mse']:.2f}")
         lines.append(f"| `{path}` | {agent.checkpoint_step} | " + " | ".join(cells) + " |")
+    if args.replay is not None:
+        if not (args.replay / "replay" / "games.npz").exists():
+            print(f"value_diagnostic: {args.replay} has no replay/games.npz", file=sys.stderr)
+            return 2
+        stages = replay_stages(args.replay)
+        lines += ["", f"Training positions in `{args.replay}/replay` ({stages.pop('positions'):,.0f} positions, "
+                  f"{stages.pop('games'):,.0f} games, mean length {stages.pop('mean game length'):.1f} plies):", "",
+                  "| " + " | ".join(stages) + " |", "|" + "---|" * len(stages),
+                  "| " + " | ".join(f"{share:.1%}" for share in stages.values()) + " |"]
     table = "\n".join(lines) + "\n"
     print(table)
     if args.markdown:
