@@ -69,6 +69,7 @@ def main() -> int:
     from envs.errors import UsageError
     from envs.registry import get_game
     from selfplay.arena import play_match
+    from scripts.training_curves import publish
 
     try:
         snapshots = thin(list_snapshots(args.sources), args.every_minutes)
@@ -99,29 +100,10 @@ def main() -> int:
     for snapshot, scores in rows:
         cells = [f"{s.score:.2f} ({s.a_wins}-{s.draws}-{s.b_wins})" for s in scores.values()]
         lines.append(f"| {snapshot.minutes:.0f} | {snapshot.step} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table)
-    if args.out:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        figure, axes = plt.subplots(figsize=(7, 4.2))
-        minutes = [snapshot.minutes for snapshot, _ in rows]
-        for opponent in args.opponent:
-            axes.plot(minutes, [scores[opponent].score for _, scores in rows], marker="o", label=f"vs {opponent}")
-        axes.axhline(0.95, color="grey", linewidth=0.8, linestyle=":")
-        axes.set_ylim(-0.02, 1.02)
-        axes.set_xlabel("wall-clock minutes of training")
-        axes.set_ylabel(f"score ({args.root}, {args.sims} sims)")
-        axes.grid(alpha=0.3)
-        axes.legend()
-        figure.tight_layout()
-        figure.savefig(args.out, dpi=110)
-        print(f"plot: {args.out}", file=sys.stderr)
+    minutes = [snapshot.minutes for snapshot, _ in rows]
+    series = {f"vs {opponent}": (minutes, [scores[opponent].score for _, scores in rows]) for opponent in args.opponent}
+    publish("\n".join(lines) + "\n", series, f"score ({args.root}, {args.sims} sims)", [0.95],
+            args.markdown, args.out, ylim=(-0.02, 1.02))
     return 0
 
 

@@ -35,6 +35,38 @@ def first_reaching(curve: list[tuple[float, int, float]], threshold: float) -> t
     return None
 
 
+def publish(table: str, series: dict[str, tuple[list[float], list[float]]], ylabel: str,
+            thresholds: list[float], markdown: Path | None, png: Path | None,
+            ylim: tuple[float, float] | None = None) -> None:
+    """Print the markdown ``table`` (and write it to ``markdown``); plot each series
+    (label -> minutes, values) against training minutes into ``png``, thresholds dotted."""
+    print(table)
+    if markdown:
+        markdown.write_text(table)
+    if not png:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for label, (minutes, values) in series.items():
+        axes.plot(minutes, values, marker="o", label=label)
+    for threshold in thresholds:
+        axes.axhline(threshold, color="grey", linewidth=0.8, linestyle=":")
+    if ylim:
+        axes.set_ylim(*ylim)
+    axes.set_xlabel("wall-clock minutes of training")
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+    plt.close(figure)
+    print(f"plot: {png}", file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR or RUN_DIR")
@@ -59,28 +91,8 @@ def main() -> int:
             reached.append(f"{hit[0]:.1f} min ({hit[1]})" if hit else "not reached")
         values = ", ".join(f"{minutes:.1f}: {value:.4f}" for minutes, _, value in curve)
         lines.append(f"| {label} | " + " | ".join(reached) + f" | {values} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table)
-    if args.out:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        figure, axes = plt.subplots(figsize=(7, 4.2))
-        for label, curve in curves.items():
-            axes.plot([c[0] for c in curve], [c[2] for c in curve], marker="o", label=label)
-        for threshold in args.threshold:
-            axes.axhline(threshold, color="grey", linewidth=0.8, linestyle=":")
-        axes.set_xlabel("wall-clock minutes of training")
-        axes.set_ylabel(args.tag)
-        axes.grid(alpha=0.3)
-        axes.legend()
-        figure.tight_layout()
-        figure.savefig(args.out, dpi=110)
-        print(f"plot: {args.out}", file=sys.stderr)
+    series = {label: ([c[0] for c in curve], [c[2] for c in curve]) for label, curve in curves.items()}
+    publish("\n".join(lines) + "\n", series, args.tag, args.threshold, args.markdown, args.out)
     return 0
 
 
