@@ -315,8 +315,6 @@ class LocalTrainer:
     def run(self) -> TrainSummary:
         import torch
 
-        from selfplay.evaluation import evaluate_run
-
         self._build()
         config = self.config
         trainer = config.trainer
@@ -390,7 +388,7 @@ class LocalTrainer:
                                       self.actor_stats, elapsed)
                 now = time.monotonic()
                 if trainer.eval_minutes and now - last_eval >= trainer.eval_minutes * 60:
-                    evaluation = self._evaluate(evaluate_run)
+                    evaluation = self._evaluate()
                     monitor.log_evaluation(self.learner.step, evaluation)
                     last_eval = time.monotonic()
                 if trainer.checkpoint_minutes and now - last_checkpoint >= trainer.checkpoint_minutes * 60:
@@ -407,7 +405,7 @@ class LocalTrainer:
         elapsed = time.monotonic() - started
         if self.learner.step > start_step or not self.paths.latest.exists():
             if trainer.eval_games > 0:
-                evaluation = self._evaluate(evaluate_run)
+                evaluation = self._evaluate()
                 monitor.log_evaluation(self.learner.step, evaluation)
             save_run_checkpoint(self.paths, self.learner, self.replay, self.game, config,
                                 self._extra(elapsed), trainer.keep_checkpoints)
@@ -417,7 +415,9 @@ class LocalTrainer:
                             seconds=elapsed, stopped_by=stopped_by, evaluation=evaluation,
                             checkpoint=self.paths.latest)
 
-    def _evaluate(self, evaluate_run) -> dict:
+    def _evaluate(self) -> dict:
+        from selfplay.evaluation import evaluate_run
+
         return evaluate_run(self.game, self.learner.network, self.agent, self.config, self.learner.step, self.device)
 
 
