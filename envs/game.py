@@ -97,7 +97,6 @@ class State(ABC):
         return f"{type(self).__name__}(history={list(self.history)})"
 
 
-
 class DecidedState(State):
     """A State that decides its result when it is built: ``_terminal`` and ``_winner`` set by
     the subclass's constructor, so ``is_terminal`` and ``winner`` are one lookup each."""
