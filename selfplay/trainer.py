@@ -84,10 +84,37 @@ class TrainSummary:
 
 # ----------------------------------------------------------------------------- actor process
 
+def _exit_orphaned() -> None:
+    """Leave at once when the trainer is gone.
+
+    A plain return would let multiprocessing join the game queue's feeder thread at exit,
+    and that thread blocks forever on a full pipe that nobody reads any more.
+    """
+    os._exit(0)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this actor when the trainer dies (a no-op elsewhere).
+
+    The polling in the actor loop stays as the portable fallback; this covers an actor
+    stuck inside a long search or a blocked write when the trainer is killed.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)                  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:                     # the trainer died before prctl took hold
+        _exit_orphaned()
+
+
 def _actor_main(actor_id: int, config: RunConfig, weights: dict, seed_words: list[int],
                 game_queue, weights_queue, generated, budget, stop_event, parent_pid: int) -> None:
     """Body of one actor process: play, send finished games, pick up new weights."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the trainer handles Ctrl-C for everyone
+    _die_with_parent(parent_pid)
     try:
         import torch
 
@@ -107,7 +134,7 @@ def _actor_main(actor_id: int, config: RunConfig, weights: dict, seed_words: lis
         batch = config.actor.games_per_actor
         while not stop_event.is_set():
             if os.getppid() != parent_pid:
-                return                                 # the trainer died: do not linger
+                _exit_orphaned()
             latest = None
             while True:
                 try:
@@ -131,7 +158,7 @@ def _actor_main(actor_id: int, config: RunConfig, weights: dict, seed_words: lis
                         break
                     except queue.Full:
                         if os.getppid() != parent_pid:
-                            return
+                            _exit_orphaned()
     except Exception:  # report to the trainer rather than dying silently
         try:
             game_queue.put(("error", actor_id, traceback.format_exc(), None), timeout=5)
