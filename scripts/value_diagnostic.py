@@ -8,7 +8,10 @@ squared error, and the share of drawn positions.
 
 With ``--replay RUN_DIR`` it also says where the run's training positions lie by the same
 stages as Pons' sets (stones on the board: Beginning <= 14, Middle 15-28, End > 28), since a
-value head cannot know positions its self-play never reaches.
+value head cannot know positions its self-play never reaches, and how often the actor played
+a move other than its search's most-visited one (temperature sampling), by move number: each
+such move is a likely blunder that decides the game, and so blurs the outcome every earlier
+position of that game is trained towards.
 
     python scripts/value_diagnostic.py CHECKPOINT [CHECKPOINT ...] [--replay RUN_DIR] [--markdown FILE]
 """
@@ -57,6 +60,25 @@ def replay_stages(run_dir: Path) -> dict[str, float]:
             "End (> 28)": float(np.mean(stones > 28))}
 
 
+MOVE_BANDS = ((0, 4), (4, 8), (8, 12), (12, 20), (20, 42))
+
+
+def replay_move_choice(run_dir: Path, bands=MOVE_BANDS) -> list[tuple[str, float, float]]:
+    """Per band of the actor's move number (random opening moves not counted): the share of
+    moves that were not the stored search policy's top move, and that top move's mean share."""
+    with np.load(run_dir / "replay" / "games.npz", allow_pickle=False) as data:
+        lengths, actions, policies = data["lengths"], data["actions"], data["policies"]
+    move_number = np.concatenate([np.arange(length) for length in lengths])
+    top_share = policies.max(axis=1)
+    not_top = policies[np.arange(actions.size), actions] < top_share - 1e-6
+    rows = []
+    for first, end in bands:
+        band = (move_number >= first) & (move_number < end)
+        if band.any():
+            rows.append((f"{first + 1}-{end}", float(np.mean(not_top[band])), float(np.mean(top_share[band]))))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
@@ -101,6 +123,12 @@ def main() -> int:
                   f"{stages.pop('games'):,.0f} games, mean length {stages.pop('mean game length'):.1f} plies):", "",
                   "| " + " | ".join(stages) + " |", "|" + "---|" * len(stages),
                   "| " + " | ".join(f"{share:.1%}" for share in stages.values()) + " |"]
+        choices = replay_move_choice(args.replay)
+        lines += ["", "Moves the actor played that were not its search's most-visited move (temperature "
+                  "sampling), by its move number:", "",
+                  "| moves | " + " | ".join(band for band, _, _ in choices) + " |", "|---|" + "---|" * len(choices),
+                  "| not the top move | " + " | ".join(f"{share:.0%}" for _, share, _ in choices) + " |",
+                  "| top move's visit share | " + " | ".join(f"{top:.0%}" for _, _, top in choices) + " |"]
     table = "\n".join(lines) + "\n"
     print(table)
     if args.markdown:
