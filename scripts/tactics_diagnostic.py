@@ -132,18 +132,22 @@ def main() -> int:
             positions = TacticalPositions(wins.win_now, wins.winning, pons.must_block, pons.blocking)
             lines = [f"Win in one ({len(positions.win_now)} positions from random games, seed {args.seed}) and "
                      f"forced blocks ({len(positions.must_block)} Pons positions): share of positions where the agent "
-                     "plays one (pUCT evaluation search), and the reward head's prediction for the winning "
-                     "column against the best other one.", "",
+                     "plays one (pUCT evaluation search; in brackets, the win-now positions where the "
+                     f"opponent also threatens to win, {sum(bool(state.threat_actions()) for state in positions.win_now)} "
+                     "of them), and the reward head's prediction for the winning column against the best other one.", "",
                      "| checkpoint | step | " + " | ".join(f"wins, {sims} sims" for sims in sims_list) + " | "
                      + " | ".join(f"blocks, {sims} sims" for sims in sims_list) + " | reward: winning / best other |",
                      "|---|---|" + "---|" * (2 * len(sims_list) + 1)]
         network = agent.network.eval()
+        threatened = [bool(state.threat_actions()) for state in positions.win_now]
         win_cells, block_cells = [], []
         for sims in sims_list:
             search = evaluation_search(sims, "puct")
             win_actions = agent.act(positions.win_now, search).actions
             block_actions = agent.act(positions.must_block, search).actions
-            win_cells.append(f"{hit_rate(win_actions, positions.winning):.1%}")
+            under_threat = [(action, wins) for action, wins, threat in zip(win_actions, positions.winning, threatened) if threat]
+            win_cells.append(f"{hit_rate(win_actions, positions.winning):.1%} "
+                             f"({hit_rate(*zip(*under_threat)) if under_threat else float('nan'):.1%})")
             block_cells.append(f"{hit_rate(block_actions, positions.blocking):.1%}")
         winning_reward, other_reward = reward_gap(network, positions.win_now, positions.winning)
         lines.append(f"| `{path}` | {agent.checkpoint_step} | " + " | ".join(win_cells + block_cells)
