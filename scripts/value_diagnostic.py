@@ -28,12 +28,7 @@ def value_agreement(network, game, pons_set) -> dict[str, float]:
     """Correlation, sign agreement on decided positions, MSE and draw share for one set."""
     import torch
 
-    states = []
-    for moves in pons_set.moves:
-        state = game.initial_state()
-        for action in moves:
-            state = state.play(action)
-        states.append(state)
+    states = [game.state_from_actions(moves) for moves in pons_set.moves]
     planes = torch.from_numpy(np.stack([state.planes() for state in states]))
     with torch.no_grad():
         _, _, values = network.initial(planes)
