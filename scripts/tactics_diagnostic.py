@@ -36,15 +36,15 @@ class TacticalPositions:
 
 
 def random_game_positions(game, count: int, seed: int) -> list:
-    """Non-terminal positions of seeded uniformly random games, up to ``count`` that can win now."""
+    """Positions that can win at once, from seeded uniformly random games played to the end
+    until at least ``count`` are found (the last game's are all kept)."""
     rng = np.random.default_rng(seed)
-    found, winners = [], 0
-    while winners < count:
+    found = []
+    while len(found) < count:
         state = game.initial_state()
         while not state.is_terminal():
             if state.winning_actions():
                 found.append(state)
-                winners += 1
             state = state.play(int(rng.choice(state.legal_actions())))
     return found
 
@@ -99,57 +99,46 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args()
-    try:
-        sims_list = [int(text) for text in args.sims.split(",")]
-        if any(sims < 0 for sims in sims_list):
-            raise ValueError
-    except ValueError:
-        print(f"tactics_diagnostic: --sims must be comma-separated counts >= 0, got {args.sims!r}", file=sys.stderr)
-        return 2
 
     import torch
 
-    from agent.agent import Agent
     from agent.player import evaluation_search
     from envs.errors import UsageError
+    from envs.registry import get_game
+    from scripts.value_diagnostic import load_connect_four_agent
+    from selfplay.ablation import parse_sims_list
     from selfplay.accuracy import load_pons_sets
 
     torch.set_num_threads(1)
-    lines = []
-    for path in args.checkpoints:
-        try:
-            agent = Agent.load(path)
-        except UsageError as error:
-            print(f"tactics_diagnostic: {error}", file=sys.stderr)
-            return 2
-        if agent.game.name != "connect_four":
-            print(f"tactics_diagnostic: {path} is a {agent.game.name} checkpoint, not connect_four", file=sys.stderr)
-            return 2
-        if not lines:
-            pons = tactical_positions([agent.game.state_from_actions(moves)
-                                       for pons_set in load_pons_sets() for moves in pons_set.moves])
-            wins = tactical_positions(random_game_positions(agent.game, args.win_positions, args.seed))
-            positions = TacticalPositions(wins.win_now, wins.winning, pons.must_block, pons.blocking)
-            lines = [f"Win in one ({len(positions.win_now)} positions from random games, seed {args.seed}) and "
-                     f"forced blocks ({len(positions.must_block)} Pons positions): share of positions where the agent "
-                     "plays one (pUCT evaluation search; in brackets, the win-now positions where the "
-                     f"opponent also threatens to win, {sum(bool(state.threat_actions()) for state in positions.win_now)} "
-                     "of them), and the reward head's prediction for the winning column against the best other one.", "",
-                     "| checkpoint | step | " + " | ".join(f"wins, {sims} sims" for sims in sims_list) + " | "
-                     + " | ".join(f"blocks, {sims} sims" for sims in sims_list) + " | reward: winning / best other |",
-                     "|---|---|" + "---|" * (2 * len(sims_list) + 1)]
-        network = agent.network.eval()
-        threatened = [bool(state.threat_actions()) for state in positions.win_now]
+    try:
+        sims_list = parse_sims_list(args.sims)
+        agents = [(path, load_connect_four_agent(path)) for path in args.checkpoints]
+    except UsageError as error:
+        print(f"tactics_diagnostic: {error}", file=sys.stderr)
+        return 2
+    game = get_game("connect_four")
+    pons = tactical_positions([game.state_from_actions(moves) for pons_set in load_pons_sets() for moves in pons_set.moves])
+    wins = tactical_positions(random_game_positions(game, args.win_positions, args.seed))
+    threatened = np.array([bool(state.threat_actions()) for state in wins.win_now])
+    winning_under_threat = [targets for targets, threat in zip(wins.winning, threatened) if threat]
+    lines = [f"Win in one ({len(wins.win_now)} positions from random games, seed {args.seed}) and forced blocks "
+             f"({len(pons.must_block)} Pons positions): share of positions where the agent plays one (pUCT "
+             "evaluation search; in brackets, the win-now positions where the opponent also threatens to win, "
+             f"{int(threatened.sum())} of them), and the reward head's prediction for the winning column against "
+             "the best other one.", "",
+             "| checkpoint | step | " + " | ".join(f"wins, {sims} sims" for sims in sims_list) + " | "
+             + " | ".join(f"blocks, {sims} sims" for sims in sims_list) + " | reward: winning / best other |",
+             "|---|---|" + "---|" * (2 * len(sims_list) + 1)]
+    for path, agent in agents:
         win_cells, block_cells = [], []
         for sims in sims_list:
             search = evaluation_search(sims, "puct")
-            win_actions = agent.act(positions.win_now, search).actions
-            block_actions = agent.act(positions.must_block, search).actions
-            under_threat = [(action, wins) for action, wins, threat in zip(win_actions, positions.winning, threatened) if threat]
-            win_cells.append(f"{hit_rate(win_actions, positions.winning):.1%} "
-                             f"({hit_rate(*zip(*under_threat)) if under_threat else float('nan'):.1%})")
-            block_cells.append(f"{hit_rate(block_actions, positions.blocking):.1%}")
-        winning_reward, other_reward = reward_gap(network, positions.win_now, positions.winning)
+            win_actions = agent.act(wins.win_now, search).actions
+            block_actions = agent.act(pons.must_block, search).actions
+            win_cells.append(f"{hit_rate(win_actions, wins.winning):.1%} "
+                             f"({hit_rate(win_actions[threatened], winning_under_threat):.1%})")
+            block_cells.append(f"{hit_rate(block_actions, pons.blocking):.1%}")
+        winning_reward, other_reward = reward_gap(agent.network.eval(), wins.win_now, wins.winning)
         lines.append(f"| `{path}` | {agent.checkpoint_step} | " + " | ".join(win_cells + block_cells)
                      + f" | {winning_reward:+.2f} / {other_reward:+.2f} |")
     table = "\n".join(lines) + "\n"

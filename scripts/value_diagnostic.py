@@ -24,6 +24,17 @@ from pathlib import Path
 import numpy as np
 
 
+def load_connect_four_agent(path: Path):
+    """The agent of a Connect Four checkpoint; UsageError (one line) for a bad file or another game."""
+    from agent.agent import Agent
+    from envs.errors import UsageError
+
+    agent = Agent.load(path)
+    if agent.game.name != "connect_four":
+        raise UsageError(f"{path} is a {agent.game.name} checkpoint, not connect_four")
+    return agent
+
+
 def value_agreement(network, game, pons_set) -> dict[str, float]:
     """Correlation, sign agreement on decided positions, MSE and draw share for one set."""
     import torch
@@ -83,7 +94,6 @@ def main() -> int:
 
     import torch
 
-    from agent.agent import Agent
     from envs.errors import UsageError
     from selfplay.accuracy import load_pons_sets
 
@@ -96,12 +106,9 @@ def main() -> int:
              "|---|---|" + "---|" * len(sets)]
     for path in args.checkpoints:
         try:
-            agent = Agent.load(path)
+            agent = load_connect_four_agent(path)
         except UsageError as error:
             print(f"value_diagnostic: {error}", file=sys.stderr)
-            return 2
-        if agent.game.name != "connect_four":
-            print(f"value_diagnostic: {path} is a {agent.game.name} checkpoint, not connect_four", file=sys.stderr)
             return 2
         network = agent.network.eval()
         cells = []
