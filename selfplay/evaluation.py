@@ -3,8 +3,9 @@
 Every few minutes the trainer asks for a small, seeded set of games against the baselines
 of ``trainer.eval_opponents`` (by default `random` and `heuristic`), once with the network's
 policy alone (argmax of the prior over legal moves) and once with search, so TensorBoard
-shows both curves from the first minute. For tic-tac-toe it also measures the share of optimal moves over every reachable
-position (the perfect-play table of `selfplay.accuracy`), the project's learning target.
+shows both curves from the first minute. For tic-tac-toe it also measures the share of
+optimal moves over every reachable position (the perfect-play table of `selfplay.accuracy`),
+the project's learning target.
 """
 from __future__ import annotations
 
