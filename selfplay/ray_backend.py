@@ -359,8 +359,10 @@ class RayTrainer:
             if not alive:
                 raise RuntimeError("every self-play actor died more often than max_actor_restarts allows")
             # self-play: keep each actor busy while generation is within the ratio's slack
+            # (plies of games still in play are not held to the slack: see the local trainer)
+            in_play = max(0, loop.positions - loop.delivered)
             for actor_id in sorted(alive - set(loop.playing.values())):
-                if loop.requested < self._budget(loop):
+                if loop.requested - in_play < self._budget(loop):
                     ref = self.actors[actor_id].play.remote(moves, self.weights_version, [self.weights_ref])
                     loop.playing[ref] = actor_id
                     loop.requested += per_call
@@ -425,6 +427,7 @@ class RayTrainer:
         loop.games += report.games
         self.games_total += report.games
         loop.replay_positions += sum(report.game_lengths)
+        loop.delivered += sum(report.game_lengths)
         monitor.play(report)
 
     def _drain(self, ray, loop: "_LoopState", monitor: "RayMonitor") -> None:
@@ -457,7 +460,8 @@ class RayTrainer:
 class _LoopState:
     """The driver's counters for this session (mutable: the loop's own bookkeeping)."""
 
-    positions: int = 0           # self-play positions stored in replay this session
+    positions: int = 0           # self-play positions played this session (one per game per move)
+    delivered: int = 0           # positions of finished games stored in replay this session
     games: int = 0
     samples: int = 0             # batch rows trained (or in flight) this session
     requested: int = 0           # positions generated or in flight (the actors' throttle)

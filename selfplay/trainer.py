@@ -5,8 +5,11 @@ and the `Learner`; each actor process hosts an `Actor` (spawn context, one torch
 and plays many games at once. Finished games come back through one bounded queue; new
 weights go out through a one-slot queue per actor every ``weight_sync_steps`` learner
 steps. A target ratio of training samples per generated position is held by throttling
-whichever side is ahead: the learner waits for positions, and actors wait while they are
-more than ``ratio_slack_positions`` ahead of what the learner has consumed.
+whichever side is ahead: the learner waits for positions, and actors wait while the
+positions they have delivered are more than ``ratio_slack_positions`` ahead of what the
+learner has consumed. Plies of games still in play do not count against that slack: many
+actors hold many unfinished games, and counting them could stall every actor before a
+single game reached the replay (a deadlock that 14 actors hit on a 16-core machine).
 
 Everything a resumed run needs is in the run folder: ``config.toml``, ``replay/games.npz``
 (written first) and ``checkpoints/latest.pt`` (written last, atomically, with the step,
@@ -302,10 +305,17 @@ class LocalTrainer:
             channel.close()
         self.processes = []
 
-    def _actor_budget(self, session_samples: int) -> float:
+    def _actor_budget(self, session_samples: int, delivered_positions: int = 0) -> float:
+        """The value of the actors' ``generated`` counter at which they pause.
+
+        ``generated`` counts every ply the actors have played this session, finished or not;
+        the plies beyond ``delivered_positions`` are in flight and are added to the budget so
+        that only delivered positions are held to the ratio's slack.
+        """
         trainer = self.config.trainer
         consumed = session_samples / max(trainer.samples_per_position, 1e-9)
-        return max(float(self.config.replay.min_positions), consumed) + trainer.ratio_slack_positions
+        in_flight = max(0, self.generated.value - delivered_positions)
+        return max(float(self.config.replay.min_positions), consumed) + trainer.ratio_slack_positions + in_flight
 
     def _broadcast_weights(self) -> None:
         weights = self.learner.weights()
@@ -391,6 +401,7 @@ class LocalTrainer:
                     session_games += 1
                     self.games_total += 1
                     monitor.add_game(game)
+                self.budget.value = float(self._actor_budget(session_samples, session_positions))
                 if not can_train:
                     if not any(p.is_alive() for p in self.processes):
                         raise RuntimeError("every actor process has exited")
@@ -406,7 +417,7 @@ class LocalTrainer:
                                                   config.replay.reanalyse_fraction, self.rng)
                 result = self.learner.train_step(batch, self.replay)
                 session_samples += batch_size
-                self.budget.value = float(self._actor_budget(session_samples))
+                self.budget.value = float(self._actor_budget(session_samples, session_positions))
                 if self.learner.step % trainer.weight_sync_steps == 0:
                     self._broadcast_weights()
                 monitor.step(result, reanalysed)

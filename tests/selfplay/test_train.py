@@ -75,3 +75,20 @@ def test_usage_errors_are_one_line(tmp_path, args, words):
     result = ponder("train", "--out", str(tmp_path / "run"), *args, timeout=60)
     assert result.returncode == 2
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_many_unfinished_games_do_not_stall_the_actors_before_the_first_batch(tmp_path):
+    """Plies of games still in play must not count against the ratio's slack.
+
+    Two actors play 64 games each, so their first move alone is 128 plies, more than
+    ``min_positions`` + slack (40 + 10), and no tic-tac-toe game ends before its fifth ply.
+    A throttle that counted those plies paused both actors before any game reached the
+    replay, and the learner, waiting for ``min_positions``, never took a step.
+    """
+    out = tmp_path / "run"
+    result = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "5", "--set", "trainer.max_minutes=1.5",
+                    *TINY, "--actors", "2", "--set", "actor.games_per_actor=64",   # the later value wins
+                    "--set", "trainer.ratio_slack_positions=10", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert load(out / "checkpoints" / "latest.pt").step == 5
