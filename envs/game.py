@@ -125,6 +125,10 @@ class Game(ABC):
     num_actions: int
     observation_shape: tuple[int, int, int]
     board_shape: tuple[int, int]
+    # Random plies that start each pair of evaluation games (`selfplay.openings`): enough
+    # that deterministic players meet in many different games, few enough to stay near a
+    # real opening. A game whose every short opening is lopsided can lower it.
+    opening_plies: int = 2
 
     @abstractmethod
     def initial_state(self) -> State:

@@ -106,6 +106,9 @@ class TicTacToe(Game):
     """Tic-tac-toe with the ids, observations and rewards of PettingZoo `tictactoe_v3`."""
 
     agent_names = ("player_1", "player_2")
+    # One random ply: every first move still draws with perfect play, so a perfect player
+    # never loses an evaluation game; some two-ply openings are already lost.
+    opening_plies = 1
 
     def __init__(self) -> None:
         self.name = "tictactoe"

@@ -5,7 +5,9 @@ agent player; plus baseline opponents. Every agent configuration plays every opp
 neighbouring rungs of each ladder play each other, and neighbouring opponents play each
 other (so the opponents' own ratings rest on more than the agents' games). Games are
 played by the arena's lock-step `play_games` in seeded chunks spread over worker
-processes; every finished chunk is appended to ``games.jsonl`` in the output folder, so
+processes, every pair of games from its own seeded random opening with colours swapped
+(`selfplay.openings`: deterministic players would otherwise repeat one game per colour);
+every finished chunk is appended to ``games.jsonl`` in the output folder, so
 an interrupted ablation resumes without replaying it. Then: Bradley-Terry Elo with
 bootstrap intervals (`selfplay.ratings`), accuracy against perfect play
 (`selfplay.accuracy`), learned-model fidelity by depth (`selfplay.fidelity`), and the
@@ -108,6 +110,7 @@ class AblationPlan:
     presets: dict = field(hash=False)
     seed: int = 0
     chunk: int = DEFAULT_CHUNK
+    opening_plies: int = 0
 
 
 # --- argument parsing --------------------------------------------------------------------------------
@@ -150,7 +153,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default="puct,gumbel", help="root methods: puct, gumbel or both (default both)")
     parser.add_argument("--opponents", default=None,
                         help="baseline PLAYERs (default " + ",".join(DEFAULT_OPPONENTS) + "; +perfect for tictactoe)")
-    parser.add_argument("--games", type=int, default=40, help="games per pairing, colours alternating (default 40)")
+    parser.add_argument("--games", type=int, default=40,
+                        help="games per pairing: pairs from one random opening, colours swapped (default 40)")
+    parser.add_argument("--opening-plies", type=int, default=None, metavar="N",
+                        help="random plies that open each pair of games (default: the game's, 2; tictactoe 1)")
     parser.add_argument("--out", default="ablation", help="output folder (also the game cache; default ./ablation)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every match, sample and bootstrap (default 0)")
     parser.add_argument("--json", action="store_true", help="also print results.json on stdout")
@@ -206,14 +212,15 @@ def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, .
     return game, infos
 
 
-def _match_key(game_name: str, seed: int, chunk: int, a: PlayerConfig, b: PlayerConfig) -> str:
-    text = json.dumps([game_name, seed, chunk, a.spec, a.digest, b.spec, b.digest])
+def _match_key(game_name: str, seed: int, chunk: int, a: PlayerConfig, b: PlayerConfig, opening_plies: int) -> str:
+    fields = [game_name, seed, chunk, a.spec, a.digest, b.spec, b.digest]
+    text = json.dumps(fields + [opening_plies] if opening_plies else fields)   # games from the empty board keep their keys
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def make_plan(game, checkpoints: Sequence[CheckpointInfo], sims: Sequence[int], roots: Sequence[str],
               opponents: Sequence[str], games: int, seed: int, shallow: int, deep: int,
-              chunk: int = DEFAULT_CHUNK) -> AblationPlan:
+              chunk: int = DEFAULT_CHUNK, opening_plies: int = 0) -> AblationPlan:
     """Players and pairings: agents x opponents, ladder neighbours, opponent neighbours."""
     players: list[PlayerConfig] = []
     ladders: list[list[PlayerConfig]] = []
@@ -248,11 +255,12 @@ def make_plan(game, checkpoints: Sequence[CheckpointInfo], sims: Sequence[int], 
         if (a.name, b.name) in seen or (b.name, a.name) in seen:
             continue
         seen.add((a.name, b.name))
-        matches.append(MatchPlan(a=a, b=b, games=games, key=_match_key(game.name, seed, chunk, a, b)))
+        matches.append(MatchPlan(a=a, b=b, games=games, key=_match_key(game.name, seed, chunk, a, b, opening_plies)))
     return AblationPlan(
         game_name=game.name, game_options=dict(game.options), checkpoints=tuple(checkpoints), sims=tuple(sims),
         roots=tuple(roots), players=tuple(players + baselines), matches=tuple(matches),
         presets={"policy_only": 0, "shallow": shallow, "deep": deep}, seed=seed, chunk=chunk,
+        opening_plies=opening_plies,
     )
 
 
@@ -360,8 +368,11 @@ def _run_job(job: dict) -> dict:
         start, stop = job["chunk"]
         player_a = _build_player(job["a"], game, _chunk_seed(job["match"], start, 0))
         player_b = _build_player(job["b"], game, _chunk_seed(job["match"], start, 1))
+        from selfplay.openings import random_openings
+
+        openings = random_openings(game, (stop + 1) // 2, job["opening_plies"], job["seed"])
         evals_before = (_network_evals(player_a), _network_evals(player_b))
-        records = play_games(game, player_a, player_b, range(start, stop))
+        records = play_games(game, player_a, player_b, range(start, stop), openings)
         evals = (_network_evals(player_a) - evals_before[0], _network_evals(player_b) - evals_before[1])
         moves = (max(1, sum(r.a_moves for r in records)), max(1, sum(r.b_moves for r in records)))
         rows = [{
@@ -369,6 +380,7 @@ def _run_job(job: dict) -> dict:
             "b": job["b"]["name"], "a_player": r.a_player, "a_score": r.a_score, "moves": list(r.moves),
             "a_ms": r.a_ms, "b_ms": r.b_ms, "a_moves": r.a_moves, "b_moves": r.b_moves,
             "a_evals": evals[0] * r.a_moves / moves[0], "b_evals": evals[1] * r.b_moves / moves[1],
+            "opening_plies": r.opening_plies,
         } for r in records]
         return {"type": "games", "rows": rows}
     agent = _agent(job["path"])
@@ -488,6 +500,7 @@ def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int |
                 cached_games += stop - start
             else:
                 jobs.append({**base, "type": "games", "match": match.key, "chunk": [start, stop],
+                             "opening_plies": plan.opening_plies, "seed": plan.seed,
                              "a": _player_job_dict(match.a, checkpoints), "b": _player_job_dict(match.b, checkpoints)})
     new_games = sum(job["chunk"][1] - job["chunk"][0] for job in jobs)
 
@@ -608,6 +621,7 @@ def summarize(plan: AblationPlan, raw: dict, *, bootstrap: int, command: str, po
         "command": command,
         "seed": plan.seed,
         "games_per_match": plan.matches[0].games if plan.matches else 0,
+        "opening_plies": plan.opening_plies,
         "presets": plan.presets,
         "sims": list(plan.sims),
         "roots": list(plan.roots),
@@ -654,11 +668,12 @@ def _accuracy_results(plan: AblationPlan, rows: list[dict], positions: int | Non
 
 
 def canonical_command(args: argparse.Namespace, sims: Sequence[int], roots: Sequence[str],
-                      opponents: Sequence[str], deep: int) -> str:
+                      opponents: Sequence[str], deep: int, opening_plies: int) -> str:
     """The exact `ponder ablate` command line that reproduces this run, every choice spelled out."""
     parts = ["ponder", "ablate", "--checkpoint", *args.checkpoint, "--sims", ",".join(map(str, sims)),
              "--root", ",".join(roots), "--opponents", ",".join(opponents), "--games", str(args.games),
              "--out", args.out, "--seed", str(args.seed), "--shallow", str(args.shallow), "--deep", str(deep),
+             "--opening-plies", str(opening_plies),
              "--fidelity-games", str(args.fidelity_games), "--bootstrap", str(args.bootstrap)]
     if args.positions is not None:
         parts += ["--positions", str(args.positions)]
@@ -689,13 +704,17 @@ def run(args: argparse.Namespace) -> int:
 
     for spec in opponents:
         validate_player_spec(spec, game)
+    from selfplay.openings import default_opening_plies, random_openings
+
+    opening_plies = default_opening_plies(game) if args.opening_plies is None else args.opening_plies
+    random_openings(game, 1, opening_plies, args.seed)          # a bad --opening-plies is one line, now
     plan = make_plan(game, checkpoints, sims, roots, opponents, args.games, args.seed, args.shallow, deep,
-                     chunk=args.chunk)
+                     chunk=args.chunk, opening_plies=opening_plies)
     workers = args.workers or max(1, min(2, os.cpu_count() or 1))
     out_dir = Path(args.out)
     raw = execute(plan, out_dir, workers=workers, positions=args.positions, fidelity_games=args.fidelity_games,
                   progress=True)
-    command = canonical_command(args, sims, roots, opponents, deep)
+    command = canonical_command(args, sims, roots, opponents, deep, opening_plies)
     results = summarize(plan, raw, bootstrap=args.bootstrap, command=command, positions=args.positions)
     from selfplay.report import write_outputs
 

@@ -46,9 +46,17 @@ def search_chooser(agent, search) -> Chooser:
 
 
 def play_matches(game, choose: Chooser, opponent, games: int) -> float:
-    """Score (win 1, draw 0.5) of ``choose`` over ``games`` games, half of them moving first."""
-    states = [game.initial_state() for _ in range(games)]
-    agent_seat = [index % 2 for index in range(games)]
+    """Score (win 1, draw 0.5) of ``choose`` over ``games`` games, half of them moving first.
+
+    Games come in pairs from the game's seeded random openings (`selfplay.openings`, seed
+    0, so every evaluation of a run meets the same positions), the agent moving first from
+    the opening in one game of the pair and second in the other.
+    """
+    from selfplay.openings import default_opening_plies, opening_state, random_openings
+
+    openings = random_openings(game, (games + 1) // 2, default_opening_plies(game), seed=0)
+    states = [opening_state(game, openings[index // 2]) for index in range(games)]
+    agent_seat = [state.to_play if index % 2 == 0 else 1 - state.to_play for index, state in enumerate(states)]
     while True:
         live = [i for i, state in enumerate(states) if not state.is_terminal()]
         if not live:

@@ -243,7 +243,9 @@ def render_markdown(results: dict, plots: dict[str, str]) -> str:
         "",
         "Checkpoints: " + ", ".join(f"`{c['label']}` (step {c['step']}, `{c['path']}`)" for c in results["checkpoints"])
         + f"; roots: {', '.join(results['roots'])}; simulations: {', '.join(map(str, results['sims']))}; "
-        f"{results['games_per_match']} games per match, colours alternating; seed {results['seed']}; "
+        f"{results['games_per_match']} games per match in pairs from {results.get('opening_plies', 0)}-ply "
+        "random openings, colours swapped within a pair; "
+        f"seed {results['seed']}; "
         f"{results['totals']['games']} games in all ({results['totals']['cached_games']} from the cache); "
         f"this invocation took {results['totals']['seconds']:.0f} s for new games and measurements on "
         f"{results['totals']['workers']} worker process(es).",
