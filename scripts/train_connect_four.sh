@@ -7,6 +7,9 @@
 #     alphabeta:4 (scripts/checkpoint_curve.py).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
+# The GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint):
+#   CURVE_EVERY_MINUTES=1 scripts/train_connect_four.sh runs/c4-gpu 1 8.6 --device cuda --actors 14 \
+#     --set trainer.checkpoint_minutes=1.4 --set learner.decay_steps=20000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PONDER=${PONDER:-.venv/bin/ponder}
@@ -27,5 +30,5 @@ done
   --opponents random,heuristic,alphabeta:4,rollout-mcts:1000 --games 20 --shallow 8 --deep 200 \
   --fidelity-games 20 --positions 300 --seed 0
 "$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" --opponent heuristic --opponent alphabeta:4 \
-  --sims 200 --games 20 --every-minutes 15 --out "$RUN_DIR/strength_curve.png" --markdown "$RUN_DIR/strength_curve.md"
+  --sims 200 --games 20 --every-minutes "${CURVE_EVERY_MINUTES:-15}" --out "$RUN_DIR/strength_curve.png" --markdown "$RUN_DIR/strength_curve.md"
 echo "TensorBoard: .venv/bin/tensorboard --logdir $RUN_DIR/tb"
