@@ -117,6 +117,9 @@ class Agent:
         if self.network.spec.num_actions != self.num_actions:
             raise ValueError(f"network has {self.network.spec.num_actions} actions, the game {self.num_actions}")
         self.tree_factory: TreeFactory = tree_factory or BatchedTree
+        # the discount its values were trained with: a search given a simulation count backs
+        # up with it, so values and backups agree (1.0 unless a checkpoint says otherwise)
+        self.discount: float = 1.0
         self.checkpoint_step: int | None = None
         self.checkpoint_path: str | None = None
 
@@ -147,6 +150,7 @@ class Agent:
         agent = cls(checkpoint.build_network(), game, device=device, inference=inference)
         agent.checkpoint_step = checkpoint.step
         agent.checkpoint_path = str(checkpoint.path)
+        agent.discount = training_discount(checkpoint.config)
         return agent
 
     def new_session(self, batch_size: int) -> SearchSession:
@@ -154,14 +158,14 @@ class Agent:
         return SearchSession(batch_size)
 
     # ------------------------------------------------------------------- acting
-    @staticmethod
-    def search_config(search: SearchConfig | int) -> SearchConfig | None:
-        """A SearchConfig, or None for policy-only (an int 0); an int S > 0 is pUCT with S sims."""
+    def search_config(self, search: SearchConfig | int) -> SearchConfig | None:
+        """A SearchConfig, or None for policy-only (an int 0); an int S > 0 is pUCT with S sims
+        and the agent's training discount."""
         if isinstance(search, SearchConfig):
             return search
         if isinstance(search, bool) or not isinstance(search, (int, np.integer)) or search < 0:
             raise ValueError(f"search must be a SearchConfig or a number of simulations >= 0, got {search!r}")
-        return None if search == 0 else SearchConfig(num_simulations=int(search))
+        return None if search == 0 else SearchConfig(num_simulations=int(search), discount=self.discount)
 
     def act(self, states: Sequence, search: SearchConfig | int, *, temperature: float = 0.0,
             rng: np.random.Generator | None = None, session: SearchSession | None = None) -> ActResult:
@@ -323,3 +327,16 @@ class Agent:
         source = torch.from_numpy((offsets + np.clip(mapping, 0, None)).reshape(-1)).to(self.device)
         old_flat = session.hidden.view(batch * capacity, *session.hidden.shape[2:])
         return old_flat.index_select(0, source).view_as(session.hidden)
+
+
+def training_discount(run_config: dict) -> float:
+    """``search.discount`` of a checkpoint's run config; 1.0 when absent or out of [0, 1].
+
+    A checkpoint is data, not trusted code: a malformed value falls back to the default
+    rather than failing the load.
+    """
+    search = run_config.get("search") if isinstance(run_config, dict) else None
+    value = search.get("discount") if isinstance(search, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        return 1.0
+    return float(value)

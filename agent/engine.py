@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
     from agent.player import evaluation_search
 
     agent = Agent.load(args.checkpoint, device="cpu")
-    serve(agent, evaluation_search(args.sims, args.root), args.sims, sys.stdin, sys.stdout)
+    serve(agent, evaluation_search(args.sims, args.root, agent.discount), args.sims, sys.stdin, sys.stdout)
     return 0

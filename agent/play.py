@@ -90,7 +90,8 @@ class AgentOpponent:
 
         # The arena's deterministic search (no root or Gumbel noise; 0 = policy only):
         # in play the agent shows its best judgement, the same one it is measured by.
-        result = self.agent.act([state], evaluation_search(self.sims, self.root), temperature=0.0, rng=self._rng)
+        search = evaluation_search(self.sims, self.root, self.agent.discount)
+        result = self.agent.act([state], search, temperature=0.0, rng=self._rng)
         return analysis_from_act(self.game, state, result, self.sims)
 
     def choose(self, state) -> tuple[int, Analysis]:

@@ -44,11 +44,13 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str]:
     return path, sims, root
 
 
-def evaluation_search(sims: int, root: str) -> SearchConfig | int:
-    """The deterministic search of an evaluation player (0 stays policy-only)."""
+def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConfig | int:
+    """The deterministic search of an evaluation player (0 stays policy-only), backing up
+    with the discount the agent's values were trained with."""
     if sims == 0:
         return 0
-    return SearchConfig(num_simulations=sims, root=root, gumbel_noise=False, dirichlet_fraction=0.0)
+    return SearchConfig(num_simulations=sims, root=root, gumbel_noise=False, dirichlet_fraction=0.0,
+                        discount=discount)
 
 
 class AgentPlayer:
@@ -62,7 +64,7 @@ class AgentPlayer:
         self.agent = agent
         self.sims = sims
         self.root = root
-        self.search = evaluation_search(sims, root)
+        self.search = evaluation_search(sims, root, getattr(agent, "discount", 1.0))
         source = getattr(agent, "checkpoint_path", None) or "network"
         self.name = name or f"agent:{source}:{sims}:{root}"
         self._network_evals = 0

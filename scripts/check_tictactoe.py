@@ -53,7 +53,7 @@ def measure(checkpoint: str, sims_list: list[int], root: str, arena_games: int, 
     report: dict = {"checkpoint": agent.checkpoint_path, "step": agent.checkpoint_step,
                     "positions": len(table.states), "root": root, "optimal_moves": {}}
     for sims in sims_list:
-        search = evaluation_search(sims, root)
+        search = evaluation_search(sims, root, agent.discount)
 
         def choose(states, search=search):
             return agent.act(list(states), search, temperature=0.0).actions.tolist()

@@ -132,7 +132,7 @@ def main() -> int:
     for path, agent in agents:
         win_cells, block_cells = [], []
         for sims in sims_list:
-            search = evaluation_search(sims, "puct")
+            search = evaluation_search(sims, "puct", agent.discount)
             win_actions = agent.act(wins.win_now, search).actions
             block_actions = agent.act(pons.must_block, search).actions
             win_cells.append(f"{hit_rate(win_actions, wins.winning):.1%} "

@@ -398,7 +398,7 @@ def _accuracy_row(job: dict, agent, game) -> dict:
     from agent.player import evaluation_search
     from selfplay import accuracy
 
-    search = evaluation_search(job["sims"], "puct" if job["root"] == "policy" else job["root"])
+    search = evaluation_search(job["sims"], "puct" if job["root"] == "policy" else job["root"], agent.discount)
 
     def choose(states):
         return [int(a) for a in agent.act(list(states), search, temperature=0.0).actions]

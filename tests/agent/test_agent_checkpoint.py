@@ -173,3 +173,23 @@ def test_shipped_agent_loads_safely_and_plays_legal_moves(game_name):
     for sims in (0, 8):
         action = int(agent.act([state], sims).actions[0])
         assert action in state.legal_actions()
+
+
+@pytest.mark.parametrize("run_config, discount", [
+    ({"search": {"discount": 0.98}}, 0.98),
+    ({"train": {"batch_size": 8}}, 1.0),          # no search section: the default
+    ({"search": {"discount": "0.9"}}, 1.0),       # malformed values fall back, the load still works
+    ({"search": {"discount": 1.5}}, 1.0),
+])
+def test_agent_searches_with_the_discount_it_was_trained_with(tmp_path, game, run_config, discount):
+    from agent.agent import Agent
+    from agent.player import AgentPlayer
+
+    net = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1))
+    path = save_checkpoint(tmp_path / "agent.pt", make_payload(net, game, config=run_config, step=1))
+    agent = Agent.load(path)
+    assert agent.discount == discount
+    assert agent.search_config(8).discount == discount and agent.search_config(0) is None
+    assert AgentPlayer(agent, 8).search.discount == discount
+    state = game.initial_state()
+    assert AgentPlayer(agent, 8).act_batch([state])[0] in state.legal_actions()

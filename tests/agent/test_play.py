@@ -226,6 +226,8 @@ class LowestSquareOpponent(BaselineOpponent):
 class FakeAgent:
     """Puts all but one visit on the lowest legal square; value 0.5 (win chance 75%)."""
 
+    discount = 1.0
+
     def __init__(self, game) -> None:
         self.game = game
         self.searches: list[int] = []
