@@ -106,6 +106,10 @@ def _check(config) -> None:
         raise UsageError(f"replay.symmetries must be one of {', '.join(SYMMETRIES)}")
     if not 0.0 <= config.replay.reanalyse_fraction <= 1.0:
         raise UsageError("replay.reanalyse_fraction must be in [0, 1]")
+    if config.replay.discount != config.search.discount:
+        # the search backs up with the discount its value targets were computed with
+        raise UsageError(f"replay.discount ({config.replay.discount:g}) and search.discount "
+                         f"({config.search.discount:g}) must be equal: set both")
     from envs.registry import get_game
     from selfplay.evaluation import check_opponents
 

@@ -70,6 +70,7 @@ def test_train_then_resume_continues_step_optimizer_and_replay(tmp_path):
     (["--game", "tictactoe", "--set", 'trainer.eval_opponents=["heuristic", "alphabeta:x"]'],
      "trainer.eval_opponents"),
     (["--game", "connect_four", "--set", 'trainer.eval_opponents=["perfect"]'], "only for tictactoe"),
+    (["--game", "tictactoe", "--set", "replay.discount=0.98"], "search.discount"),
 ])
 def test_usage_errors_are_one_line(tmp_path, args, words):
     result = ponder("train", "--out", str(tmp_path / "run"), *args, timeout=60)
