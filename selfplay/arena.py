@@ -98,13 +98,11 @@ def play_games(game, player_a, player_b, game_indices: Sequence[int],
     Each round, each side gets one ``act_batch`` call with every unfinished game where it
     is to move.
     """
-    from selfplay.openings import opening_state
-
     indices = list(game_indices)
     if openings and len(openings) <= max(indices, default=0) // 2:
         raise ValueError(f"{len(openings)} openings for games up to index {max(indices)}")
     opening_moves = [tuple(openings[index // 2]) if openings else () for index in indices]
-    states = [opening_state(game, moves) for moves in opening_moves]
+    states = [game.state_from_actions(moves) for moves in opening_moves]
     # A is the player to move after the opening in even games, the other one in odd games
     a_players = [states[g].to_play if index % 2 == 0 else 1 - states[g].to_play
                  for g, index in enumerate(indices)]

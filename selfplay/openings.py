@@ -13,8 +13,6 @@ openings in every match, so different players meet the same positions.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from envs.errors import UsageError
@@ -23,8 +21,10 @@ _ATTEMPTS = 200   # draws per opening before accepting a repeat (the opening spa
 
 
 def default_opening_plies(game) -> int:
-    """The game's own choice (`Game.opening_plies`)."""
-    return int(getattr(game, "opening_plies", 2))
+    """The game's own choice (`Game.opening_plies`; a duck-typed game without it gets the base's)."""
+    from envs.game import Game
+
+    return int(getattr(game, "opening_plies", Game.opening_plies))
 
 
 def random_openings(game, pairs: int, plies: int, seed: int) -> list[tuple[int, ...]]:
@@ -65,11 +65,3 @@ def _draw(game, plies: int, rng: np.random.Generator) -> tuple[int, ...] | None:
         if state.is_terminal():
             return None
     return tuple(moves)
-
-
-def opening_state(game, moves: Sequence[int]):
-    """The position after ``moves`` from the initial one."""
-    state = game.initial_state()
-    for action in moves:
-        state = state.play(int(action))
-    return state

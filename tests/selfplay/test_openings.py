@@ -4,7 +4,7 @@ import pytest
 from envs.errors import UsageError
 from envs.registry import get_game
 from selfplay.arena import play_games, summarize
-from selfplay.openings import default_opening_plies, opening_state, random_openings
+from selfplay.openings import default_opening_plies, random_openings
 
 
 class FirstLegalMove:
@@ -22,7 +22,7 @@ def test_openings_are_seeded_distinct_and_leave_the_game_going():
     assert openings == random_openings(game, 20, 2, seed=3)
     assert openings != random_openings(game, 20, 2, seed=4)
     assert len(set(openings)) == 20 and all(len(moves) == 2 for moves in openings)
-    assert not any(opening_state(game, moves).is_terminal() for moves in openings)
+    assert not any(game.state_from_actions(moves).is_terminal() for moves in openings)
 
 
 def test_more_pairs_than_openings_repeat_rather_than_fail():
@@ -50,5 +50,5 @@ def test_deterministic_players_play_different_games_from_different_openings():
     for even, odd in zip(records[0::2], records[1::2]):
         assert even.moves[:2] == odd.moves[:2] == openings[even.index // 2]
         assert even.opening_plies == 2 and even.a_moves + even.b_moves == len(even.moves) - 2
-        after_opening = opening_state(game, even.moves[:2]).to_play
+        after_opening = game.state_from_actions(even.moves[:2]).to_play
         assert even.a_player == after_opening and odd.a_player == 1 - after_opening   # A first, then second
