@@ -45,35 +45,28 @@ def search_chooser(agent, search) -> Chooser:
     return choose
 
 
+class _ChooserPlayer:
+    """A chooser behind the players' ``act_batch`` protocol, for the arena's `play_games`."""
+
+    name = "agent"
+
+    def __init__(self, choose: Chooser) -> None:
+        self.act_batch = choose
+
+
 def play_matches(game, choose: Chooser, opponent, games: int) -> float:
     """Score (win 1, draw 0.5) of ``choose`` over ``games`` games, half of them moving first.
 
-    Games come in pairs from the game's seeded random openings (`selfplay.openings`, seed
-    0, so every evaluation of a run meets the same positions), the agent moving first from
-    the opening in one game of the pair and second in the other.
+    The arena's `play_games`: pairs from the game's seeded random openings
+    (`selfplay.openings`, seed 0, so every evaluation of a run meets the same positions),
+    the agent moving first from the opening in one game of the pair and second in the other.
     """
-    from selfplay.openings import default_opening_plies, opening_state, random_openings
+    from selfplay.arena import play_games
+    from selfplay.openings import default_opening_plies, random_openings
 
     openings = random_openings(game, (games + 1) // 2, default_opening_plies(game), seed=0)
-    states = [opening_state(game, openings[index // 2]) for index in range(games)]
-    agent_seat = [state.to_play if index % 2 == 0 else 1 - state.to_play for index, state in enumerate(states)]
-    while True:
-        live = [i for i, state in enumerate(states) if not state.is_terminal()]
-        if not live:
-            break
-        agent_turn = [i for i in live if states[i].to_play == agent_seat[i]]
-        other_turn = [i for i in live if states[i].to_play != agent_seat[i]]
-        if agent_turn:
-            for i, action in zip(agent_turn, choose([states[i] for i in agent_turn])):
-                states[i] = states[i].play(int(action))
-        if other_turn:
-            for i, action in zip(other_turn, opponent.act_batch([states[i] for i in other_turn])):
-                states[i] = states[i].play(int(action))
-    score = 0.0
-    for state, seat in zip(states, agent_seat):
-        winner = state.winner()
-        score += 0.5 if winner is None else float(winner == seat)
-    return score / max(1, games)
+    records = play_games(game, _ChooserPlayer(choose), opponent, range(games), openings)
+    return sum(record.a_score for record in records) / max(1, games)
 
 
 def score_tag(opponent_spec: str) -> str:
