@@ -105,7 +105,7 @@ def main() -> int:
     from agent.player import evaluation_search
     from envs.errors import UsageError
     from envs.registry import get_game
-    from scripts.value_diagnostic import load_connect_four_agent
+    from scripts.value_diagnostic import emit_table, load_connect_four_agent
     from selfplay.ablation import parse_sims_list
     from selfplay.accuracy import load_pons_sets
 
@@ -141,10 +141,7 @@ def main() -> int:
         winning_reward, other_reward = reward_gap(agent.network.eval(), wins.win_now, wins.winning)
         lines.append(f"| `{path}` | {agent.checkpoint_step} | " + " | ".join(win_cells + block_cells)
                      + f" | {winning_reward:+.2f} / {other_reward:+.2f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table)
+    emit_table(lines, args.markdown)
     return 0
 
 

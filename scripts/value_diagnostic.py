@@ -35,6 +35,14 @@ def load_connect_four_agent(path: Path):
     return agent
 
 
+def emit_table(lines: list[str], markdown: Path | None) -> None:
+    """Print a markdown table and, when asked, write it to ``markdown`` too."""
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if markdown:
+        markdown.write_text(table)
+
+
 def value_agreement(network, game, pons_set) -> dict[str, float]:
     """Correlation, sign agreement on decided positions, MSE and draw share for one set."""
     import torch
@@ -131,10 +139,7 @@ def main() -> int:
                   "| moves | " + " | ".join(band for band, _, _ in choices) + " |", "|---|" + "---|" * len(choices),
                   "| not the top move | " + " | ".join(f"{share:.0%}" for _, share, _ in choices) + " |",
                   "| top move's visit share | " + " | ".join(f"{top:.0%}" for _, _, top in choices) + " |"]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table)
+    emit_table(lines, args.markdown)
     return 0
 
 
