@@ -64,7 +64,7 @@ class AgentPlayer:
         self.agent = agent
         self.sims = sims
         self.root = root
-        self.search = evaluation_search(sims, root, getattr(agent, "discount", 1.0))
+        self.search = evaluation_search(sims, root, agent.discount)
         source = getattr(agent, "checkpoint_path", None) or "network"
         self.name = name or f"agent:{source}:{sims}:{root}"
         self._network_evals = 0
