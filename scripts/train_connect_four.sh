@@ -7,9 +7,12 @@
 #     alphabeta:4 (scripts/checkpoint_curve.py).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
-# The GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint):
+# The shipped agent (`c4-f`): scripts/train_connect_four.sh runs/c4-f 1 90
+# The GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
+# the last three settings give back the preset it ran with, before discount 0.98):
 #   CURVE_EVERY_MINUTES=1 scripts/train_connect_four.sh runs/c4-gpu 1 8.6 --device cuda --actors 14 \
-#     --set trainer.checkpoint_minutes=1.4 --set learner.decay_steps=20000
+#     --set trainer.checkpoint_minutes=1.4 --set learner.decay_steps=20000 \
+#     --set actor.temperature_moves=12 --set replay.discount=1 --set search.discount=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PONDER=${PONDER:-.venv/bin/ponder}
