@@ -38,6 +38,8 @@ class UnrollBatch:
     - ``weights`` float ``[N]`` or None: importance weights of prioritised replay.
     - ``target_observations`` float ``[N, K, C, H, W]`` or None: planes of the real
       positions after each action, needed only by the consistency loss.
+    - ``consistency_masks`` float ``[N, K]`` or None: 1 where step k+1 has real planes in
+      ``target_observations`` (a stored, non-terminal position); None uses ``masks[:, 1:]``.
     """
 
     observations: torch.Tensor
@@ -48,6 +50,7 @@ class UnrollBatch:
     masks: torch.Tensor
     weights: torch.Tensor | None = None
     target_observations: torch.Tensor | None = None
+    consistency_masks: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,8 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
         reward_loss = reward_loss + scale_gradient(step_reward * mask, step_scale)
         if config.consistency:
             step_consistency = _consistency_loss(network, hidden, batch.target_observations[:, step])
-            consistency_loss = consistency_loss + scale_gradient(step_consistency * mask, step_scale)
+            consistency_mask = mask if batch.consistency_masks is None else batch.consistency_masks[:, step]
+            consistency_loss = consistency_loss + scale_gradient(step_consistency * consistency_mask, step_scale)
 
     per_sample = (config.policy_weight * policy_loss + config.value_weight * value_loss
                   + config.reward_weight * reward_loss)

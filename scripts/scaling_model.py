@@ -137,8 +137,7 @@ def calibrate(game_name: str, moves: int, steps: int, use_ray: bool, device: str
     while sum(g.length for g in games) < config.learner.batch_size:
         games.extend(actor.play_move())
 
-    replay = Replay(config.replay.capacity_positions, config.loss.unroll_steps, td_steps=config.replay.td_steps,
-                    discount=config.replay.discount, two_player=config.search.two_player)
+    replay = Replay.from_config(config)
     started = time.perf_counter()
     for game_history in games:
         replay.add_game(game_history)

@@ -82,6 +82,9 @@ class Learner:
             target_rewards=tensor(batch.target_reward[:, 1:]),
             masks=tensor(self._loss_mask(batch)),
             weights=None if uniform else tensor(batch.weights),
+            target_observations=(None if batch.target_observations is None
+                                 else tensor(batch.target_observations)),
+            consistency_masks=tensor(batch.policy_mask[:, 1:]),
         )
 
     def _loss_mask(self, batch: UnrollBatch) -> np.ndarray:

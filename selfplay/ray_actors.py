@@ -101,11 +101,8 @@ class ReplayHost:
     def __init__(self, config: RunConfig, folder: str, load: bool, seed_words: list[int]) -> None:
         from selfplay.replay import Replay
 
-        replay = config.replay
         self.folder = Path(folder)
-        self.replay = Replay(replay.capacity_positions, config.loss.unroll_steps, td_steps=replay.td_steps,
-                             discount=replay.discount, two_player=config.search.two_player,
-                             priority_alpha=replay.priority_alpha, priority_beta=replay.priority_beta)
+        self.replay = Replay.from_config(config)
         self.rng = np.random.default_rng(np.random.SeedSequence(seed_words))
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         if load or self.restarted:

@@ -74,6 +74,10 @@ class UnrollBatch:
     value_mask:    float32 [B, K+1], 1 where the value/reward target is defined (t+k <= T).
     weights:       float32 [B], importance-sampling weights (1 for uniform sampling).
     game_ids:      int64 [B] and positions: int64 [B], where each row came from.
+    target_observations: float32 [B, K, C, H, W] planes at t+1..t+K (zeros where t+k is not
+                   a stored position: at or past the end), or None when the replay was not
+                   asked for them (only the consistency loss needs them; its mask is
+                   ``policy_mask[:, 1:]``).
     """
 
     observations: np.ndarray
@@ -86,6 +90,7 @@ class UnrollBatch:
     weights: np.ndarray
     game_ids: np.ndarray
     positions: np.ndarray
+    target_observations: np.ndarray | None = None
 
 
 SYMMETRIES = ("none", "dihedral", "mirror")
@@ -147,7 +152,8 @@ class Replay:
 
     def __init__(self, capacity_positions: int, unroll_steps: int, td_steps: int = -1,
                  discount: float = 1.0, two_player: bool = True, priority_alpha: float = 0.0,
-                 priority_beta: float = 1.0, symmetries: str = "none") -> None:
+                 priority_beta: float = 1.0, symmetries: str = "none",
+                 target_observations: bool = False) -> None:
         if capacity_positions <= 0 or unroll_steps < 0:
             raise ValueError("capacity_positions must be > 0 and unroll_steps >= 0")
         self.capacity_positions = capacity_positions
@@ -160,6 +166,7 @@ class Replay:
         if symmetries not in SYMMETRIES:
             raise ValueError(f"symmetries must be one of {', '.join(SYMMETRIES)}, got {symmetries!r}")
         self.symmetries = symmetries
+        self.target_observations = target_observations
         self._games: OrderedDict[int, GameHistory] = OrderedDict()
         self._values: dict[int, np.ndarray] = {}
         self._priorities: dict[int, np.ndarray] = {}
@@ -240,6 +247,17 @@ class Replay:
             weights = np.ones(batch_size, dtype=np.float32)
         return self.make_batch(ids[chosen], positions[chosen], weights, rng)
 
+    @classmethod
+    def from_config(cls, config) -> "Replay":
+        """The replay a run's config (`selfplay.config.RunConfig`) asks for: one place, so the
+        local trainer, the Ray learner and the benchmarks cannot drift apart (augmentation, or
+        the consistency loss's target planes)."""
+        replay = config.replay
+        return cls(replay.capacity_positions, config.loss.unroll_steps, td_steps=replay.td_steps,
+                   discount=replay.discount, two_player=config.search.two_player,
+                   priority_alpha=replay.priority_alpha, priority_beta=replay.priority_beta,
+                   symmetries=replay.symmetries, target_observations=config.loss.consistency)
+
     def make_batch(self, game_ids: np.ndarray, positions: np.ndarray, weights: np.ndarray,
                    rng: np.random.Generator) -> UnrollBatch:
         """The unroll targets of the given (game id, position) rows."""
@@ -254,6 +272,8 @@ class Replay:
         target_policy = np.zeros((B, K + 1, num_actions), dtype=np.float32)
         policy_mask = np.zeros((B, K + 1), dtype=np.float32)
         value_mask = np.zeros((B, K + 1), dtype=np.float32)
+        target_observations = (np.zeros((B, K, *observations.shape[1:]), dtype=np.float32)
+                               if self.target_observations else None)
         for row, (gid, t) in enumerate(zip(game_ids.tolist(), positions.tolist())):
             game = self._games[gid]
             length = game.length
@@ -263,6 +283,8 @@ class Replay:
             target_value[row, :real] = self._values[gid][t:end]
             target_policy[row, :real] = game.policies[t:end]
             policy_mask[row, :real] = 1.0
+            if target_observations is not None:
+                target_observations[row, :real - 1] = game.observations[t + 1:end]
             # value/reward defined up to and including the terminal position T
             defined = min(K + 1, length - t + 1)
             value_mask[row, :defined] = 1.0
@@ -270,13 +292,13 @@ class Replay:
             actions[row, :steps] = game.actions[t:t + steps]
             target_reward[row, 1:steps + 1] = game.rewards[t:t + steps]
         if self.symmetries != "none":
-            self._augment(observations, actions, target_policy, rng)
+            self._augment(observations, actions, target_policy, rng, target_observations)
         return UnrollBatch(observations, actions, target_value, target_reward, target_policy,
                            policy_mask, value_mask, weights, np.asarray(game_ids, dtype=np.int64),
-                           np.asarray(positions, dtype=np.int64))
+                           np.asarray(positions, dtype=np.int64), target_observations)
 
     def _augment(self, observations: np.ndarray, actions: np.ndarray, target_policy: np.ndarray,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, target_observations: np.ndarray | None = None) -> None:
         """Apply one random board symmetry per row, in place, to planes, actions and policies.
 
         The same symmetry maps the whole unroll, so the dynamics model sees a consistent
@@ -292,6 +314,10 @@ class Replay:
                 continue
             flat = observations[selected].reshape(selected.size, channels, height * width)
             observations[selected] = flat[:, :, cells].reshape(selected.size, channels, height, width)
+            if target_observations is not None:
+                later = target_observations[selected]
+                flat_later = later.reshape(*later.shape[:3], height * width)
+                target_observations[selected] = flat_later[..., cells].reshape(later.shape)
             if num_actions == height * width:        # actions are the board's cells
                 action_cells = cells
             elif self.symmetries == "mirror" and num_actions == width:   # actions are columns

@@ -215,12 +215,7 @@ class LocalTrainer:
         self.rng = np.random.default_rng(config.trainer.seed)
         network = MuZeroNetwork(self.game, config.network)
         self.learner = Learner(network, config, self.device)
-        self.replay = Replay(config.replay.capacity_positions, config.loss.unroll_steps,
-                             symmetries=config.replay.symmetries,
-                             td_steps=config.replay.td_steps, discount=config.replay.discount,
-                             two_player=config.search.two_player,
-                             priority_alpha=config.replay.priority_alpha,
-                             priority_beta=config.replay.priority_beta)
+        self.replay = Replay.from_config(config)
         self.agent = Agent(self.learner.network, self.game, device=str(self.device))
         self.session = 0
         self.elapsed_before = 0.0

@@ -168,3 +168,54 @@ def test_learner_trains_absorbing_states_past_the_end_to_zero(absorbing):
     assert loss_batch.masks[0].tolist() == expected
     assert loss_batch.target_values[0, 3:].abs().sum() == 0 and loss_batch.target_rewards[0, 2:].abs().sum() == 0
     assert loss_batch.target_policies[0, 2:].abs().sum() == 0     # no policy target: zero loss
+
+
+def test_target_observations_are_the_next_positions_and_move_with_the_symmetry():
+    """The consistency loss compares g(h(s_t), a_t..) with h(s_t+k): its target planes are the
+    stored positions t+1..t+K (zeros at and past the end), under the row's own symmetry."""
+    from envs.tictactoe import TicTacToeState
+
+    game = history_of(FIRST_PLAYER_WINS)
+    plain = Replay(capacity_positions=1000, unroll_steps=3, target_observations=True)
+    game_id = plain.add_game(game)
+    batch = plain.make_batch(np.array([game_id]), np.array([2]), np.ones(1, np.float32), np.random.default_rng(0))
+    np.testing.assert_array_equal(batch.target_observations[0, :2], game.observations[3:5])
+    assert not batch.target_observations[0, 2].any()                 # step 3 is the terminal position
+    assert batch.policy_mask[0, 1:].tolist() == [1, 1, 0]
+    without = Replay(1000, 3)
+    assert without.make_batch(np.array([without.add_game(game)]), np.array([0]), np.ones(1, np.float32),
+                              np.random.default_rng(0)).target_observations is None
+
+    augmented = Replay(capacity_positions=1000, unroll_steps=3, symmetries="dihedral", target_observations=True)
+    game_id = augmented.add_game(game)
+    rows = 32
+    batch = augmented.make_batch(np.full(rows, game_id), np.full(rows, 1), np.ones(rows, np.float32),
+                                 np.random.default_rng(5))
+    for row in range(rows):
+        planes = batch.observations[row].reshape(2, 9)
+        stones = tuple(int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (1, 0))
+        state = TicTacToeState(stones, history=(0,))   # O to move after one ply: plane 0 is O's
+        for k in range(3):
+            state = state.play(int(batch.actions[row, k]))
+            if state.is_terminal():
+                break
+            np.testing.assert_array_equal(batch.target_observations[row, k], state.planes())
+
+
+def test_the_consistency_loss_trains_from_a_replay_batch():
+    """`loss.consistency=true` used to stop the trainer at its first step (the replay gave the
+    loss no target planes); a learner step from a replay built by its config now runs."""
+    import torch
+
+    from agent.networks import MuZeroNetwork
+    from selfplay import config as run_config
+    from selfplay.learner import Learner
+
+    config = run_config.apply_overrides(run_config.preset("tictactoe"), ["loss.consistency=true"])
+    replay = Replay.from_config(config)
+    assert replay.target_observations and replay.symmetries == config.replay.symmetries
+    for actions in (FIRST_PLAYER_WINS, SECOND_PLAYER_WINS, DRAW):
+        replay.add_game(history_of(actions))
+    learner = Learner(MuZeroNetwork(GAME, config.network), config, torch.device("cpu"))
+    result = learner.train_step(replay.sample(16, np.random.default_rng(0)), replay)
+    assert result.parts["consistency"] < 0          # negative cosine similarity, some rows real
