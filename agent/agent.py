@@ -28,6 +28,7 @@ import torch
 
 from agent.checkpoint import CheckpointError, load_checkpoint
 from agent.networks import MuZeroNetwork
+from agent.rules_search import search_over_rules
 from mcts import BatchedTree, SearchConfig
 
 TreeFactory = Callable[[int, int, int], Any]   # (batch_size, num_actions, capacity) -> tree
@@ -232,6 +233,9 @@ class Agent:
 
     # ------------------------------------------------------------------- search
     def _search(self, config, states, root_hidden, prior_logits, root_value, legal, temperature, rng, session):
+        if config.model == "rules":
+            # over the real game (agent.rules_search): no hidden states to keep, no tree reuse
+            return search_over_rules(self, config, states, prior_logits, root_value, legal, temperature, rng)
         batch = len(states)
         simulations = config.num_simulations
         tree, store, _reused = self._trees_for(config, states, session, root_hidden)

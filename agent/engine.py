@@ -13,13 +13,15 @@ import json
 import sys
 from typing import IO
 
+from agent.player import ROOTS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, metavar="PATH",
                         help="checkpoint file or run folder (then checkpoints/latest.pt)")
     parser.add_argument("--sims", type=int, default=50, metavar="S",
                         help="simulations per move; 0 = policy-only (default 50)")
-    parser.add_argument("--root", choices=("puct", "gumbel"), default="puct",
+    parser.add_argument("--root", choices=ROOTS, default="puct",
                         help="root selection of the search (default puct)")
 
 

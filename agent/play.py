@@ -18,7 +18,7 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
-from agent.player import AGENT_PREFIX, DEFAULT_SIMS, parse_agent_spec
+from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, parse_agent_spec
 from envs.errors import UsageError
 
 MAX_SIMS = 100_000
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "agent:PATH[:SIMS[:ROOT]]")
     parser.add_argument("--sims", type=int, metavar="S",
                         help=f"the agent's simulations per move, 0 = network policy only (default {DEFAULT_SIMS})")
-    parser.add_argument("--root", choices=("puct", "gumbel"), help="the agent's root selection (default puct)")
+    parser.add_argument("--root", choices=ROOTS, help="the agent's root selection (default puct)")
     side = parser.add_mutually_exclusive_group()
     side.add_argument("--human-first", dest="human_first", action="store_true", default=True,
                       help="you make the first move (the default)")

@@ -13,7 +13,7 @@ from envs.errors import UsageError
 from mcts import SearchConfig
 
 AGENT_PREFIX = "agent:"
-ROOTS = ("puct", "gumbel")
+ROOTS = ("puct", "gumbel", "puct+rules", "gumbel+rules")   # "+rules": search the real game
 DEFAULT_SIMS = 50
 DEFAULT_ROOT = "puct"
 
@@ -44,13 +44,21 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str]:
     return path, sims, root
 
 
+def split_root(root: str) -> tuple[str, str]:
+    """``puct`` -> (puct, learned); ``gumbel+rules`` -> (gumbel, rules): the root selection and
+    what the simulations step through (`SearchConfig.model`)."""
+    method, _, model = root.partition("+")
+    return method, model or "learned"
+
+
 def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConfig | int:
     """The deterministic search of an evaluation player (0 stays policy-only), backing up
-    with the discount the agent's values were trained with."""
+    with the discount the agent's values were trained with. ``root`` is one of ROOTS."""
     if sims == 0:
         return 0
-    return SearchConfig(num_simulations=sims, root=root, gumbel_noise=False, dirichlet_fraction=0.0,
-                        discount=discount)
+    method, model = split_root(root)
+    return SearchConfig(num_simulations=sims, root=method, gumbel_noise=False, dirichlet_fraction=0.0,
+                        discount=discount, model=model)
 
 
 class AgentPlayer:

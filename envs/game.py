@@ -97,6 +97,17 @@ class State(ABC):
         return f"{type(self).__name__}(history={list(self.history)})"
 
 
+def mover_reward(state_after: State, mover: int) -> float:
+    """Reward of the move that led to ``state_after``, from the view of the player who made it:
+    1 for the winning move, -1 for a move that lost on the spot, 0 otherwise (draws too)."""
+    if not state_after.is_terminal():
+        return 0.0
+    winner = state_after.winner()
+    if winner is None:
+        return 0.0
+    return 1.0 if winner == mover else -1.0
+
+
 class DecidedState(State):
     """A State that decides its result when it is built: ``_terminal`` and ``_winner`` set by
     the subclass's constructor, so ``is_terminal`` and ``winner`` are one lookup each."""

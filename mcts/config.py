@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ROOT_METHODS = ("puct", "gumbel")
+MODELS = ("learned", "rules")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class SearchConfig:
       gumbel_noise: False draws no Gumbel noise (deterministic search, for evaluation).
       tree_legal_masks: apply the legal masks passed to `expand_and_backup` inside the
         tree (only meaningful when the caller knows the true game state at interior nodes).
+      model: what the simulations step through. "learned" (MuZero): the dynamics network g
+        from hidden states. "rules": the game's own rules, with f(h(s)) of each real position
+        and exact rewards at the end (AlphaZero); the trees are the same, the caller
+        (`agent.rules_search`) tracks the real positions. The trees ignore this field.
     """
 
     num_simulations: int = 50
@@ -53,6 +58,7 @@ class SearchConfig:
     gumbel_c_scale: float = 1.0
     gumbel_noise: bool = True
     tree_legal_masks: bool = False
+    model: str = "learned"
 
     def __post_init__(self) -> None:
         # Reject nonsense at construction, so a bad config never reaches compiled code.
@@ -62,6 +68,8 @@ class SearchConfig:
             raise ValueError(f"num_simulations must be >= 1, got {self.num_simulations}")
         if self.root not in ROOT_METHODS:
             raise ValueError(f"root must be one of {ROOT_METHODS}, got {self.root!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         for name in ("pb_c_init", "pb_c_base", "discount", "dirichlet_alpha", "dirichlet_fraction",
                      "gumbel_c_visit", "gumbel_c_scale"):
             value = getattr(self, name)

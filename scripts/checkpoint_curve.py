@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.player import ROOTS
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -58,7 +60,7 @@ def main() -> int:
     parser.add_argument("sources", nargs="+", type=Path, help="folders of step_*.pt checkpoints, or files")
     parser.add_argument("--opponent", action="append", required=True, help="baseline PLAYER (repeatable)")
     parser.add_argument("--sims", type=int, default=200, help="agent simulations per move (0 = policy-only)")
-    parser.add_argument("--root", default="puct", choices=("puct", "gumbel"))
+    parser.add_argument("--root", default="puct", choices=ROOTS)
     parser.add_argument("--games", type=int, default=20, help="games per checkpoint and opponent")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every-minutes", type=float, default=0.0, help="thin to one checkpoint per this many minutes")

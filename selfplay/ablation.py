@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from agent.player import ROOTS as ROOT_METHODS   # puct, gumbel, and each over the real rules (+rules)
 from envs.errors import UsageError
 
 DEFAULT_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
 DEFAULT_OPPONENTS = ("random", "heuristic", "alphabeta:4", "rollout-mcts:1000")
-ROOT_METHODS = ("puct", "gumbel")
 DEFAULT_SHALLOW = 8
 DEFAULT_DEEP = 128
 DEFAULT_CHUNK = 10
@@ -150,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sims", default=None,
                         help="simulation ladder, e.g. 0,1,2,4,8 (0 = policy-only; default "
                         + ",".join(map(str, DEFAULT_LADDER)) + "; tictactoe 0..64)")
-    parser.add_argument("--root", default="puct,gumbel", help="root methods: puct, gumbel or both (default both)")
+    parser.add_argument("--root", default="puct,gumbel", help="root methods, comma-separated: puct, gumbel, and puct+rules or gumbel+rules "
+                             "to search the real game instead of the learned model (default puct,gumbel)")
     parser.add_argument("--opponents", default=None,
                         help="baseline PLAYERs (default " + ",".join(DEFAULT_OPPONENTS) + "; +perfect for tictactoe)")
     parser.add_argument("--games", type=int, default=40,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from envs.game import mover_reward
 from selfplay.config import ActorConfig
 from selfplay.replay import GameHistory
 
@@ -42,16 +43,6 @@ class ActorStats:
     seconds_total: float
     seconds_in_search: float
     network_evals: int
-
-
-def mover_reward(state_after, mover: int) -> float:
-    """Reward of the move that led to ``state_after``, from the view of the player who made it."""
-    if not state_after.is_terminal():
-        return 0.0
-    winner = state_after.winner()
-    if winner is None:
-        return 0.0
-    return 1.0 if winner == mover else -1.0
 
 
 class Actor:

@@ -1,0 +1,92 @@
+"""Search over the real rules (`SearchConfig.model="rules"`): the same trees, the real game's
+positions at every node, exact rewards where a game ends."""
+import numpy as np
+import pytest
+import torch
+
+import envs
+from agent.agent import Agent
+from agent.networks import build_network
+from agent.player import AgentPlayer, evaluation_search, parse_agent_spec, split_root
+from envs.errors import UsageError
+from mcts import ReferenceTree, SearchConfig
+from selfplay.ablation import parse_roots
+
+CONNECT_FOUR = envs.get_game("connect_four")
+TICTACTOE = envs.get_game("tictactoe")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _untrained(game, seed=0):
+    torch.manual_seed(seed)
+    return Agent(build_network(game), game)
+
+
+def _rules(sims, root="puct"):
+    return SearchConfig(num_simulations=sims, root=root, gumbel_noise=False, model="rules")
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_an_untrained_network_over_the_rules_finds_every_win_in_one(root):
+    """The learned model must learn that a line of four ends the game; the rules know it, so
+    even a random network's search takes the win (its Q is the exact reward, 1)."""
+    rng = np.random.default_rng(0)
+    agent = _untrained(CONNECT_FOUR)
+    positions = []
+    while len(positions) < 12:
+        state = CONNECT_FOUR.initial_state()
+        while not state.is_terminal() and not state.winning_actions():
+            state = state.play(int(rng.choice(state.legal_actions())))
+        if not state.is_terminal():
+            positions.append(state)
+    result = agent.act(positions, _rules(64, root))
+    for row, state in enumerate(positions):
+        assert int(result.actions[row]) in state.winning_actions(), (state.history, result.visit_counts[row])
+        assert result.q_values[row, result.actions[row]] == pytest.approx(1.0)
+
+
+def test_an_untrained_network_over_the_rules_blocks_a_threat():
+    # X (to move) has no win; O threatens the bottom row's open end (column 3 after 0,1,2).
+    state = CONNECT_FOUR.state_from_actions([6, 0, 6, 1, 5, 2])
+    assert not state.winning_actions() and state.threat_actions() == [3]
+    result = _untrained(CONNECT_FOUR).act([state], _rules(200))
+    assert int(result.actions[0]) == 3, result.visit_counts
+    losing = [a for a in state.legal_actions() if a != 3 and result.visit_counts[0, a] > 0]
+    assert losing and all(result.q_values[0, a] < min(0.0, result.q_values[0, 3]) for a in losing), \
+        result.q_values
+
+
+def test_rules_search_is_the_same_with_the_compiled_and_the_reference_tree():
+    network = build_network(TICTACTOE)
+    compiled = Agent(network, TICTACTOE)
+    reference = Agent(network, TICTACTOE, tree_factory=ReferenceTree)
+    states = [TICTACTOE.initial_state(), TICTACTOE.state_from_actions([0, 4, 8]),
+              TICTACTOE.state_from_actions([0, 1, 3, 4, 2, 5, 7, 6])]   # one empty square left
+    for config in (_rules(40), _rules(40, "gumbel")):
+        a, b = compiled.act(states, config), reference.act(states, config)
+        np.testing.assert_array_equal(a.visit_counts, b.visit_counts)
+        np.testing.assert_allclose(a.q_values, b.q_values, rtol=1e-5, atol=1e-6)
+    # the last position: every simulation past the only move lands below the end (absorbing)
+    assert compiled.act(states[2:], _rules(40)).visit_counts[0].sum() == 40
+
+
+def test_the_rules_suffix_names_a_rules_search_everywhere():
+    assert split_root("puct") == ("puct", "learned") and split_root("gumbel+rules") == ("gumbel", "rules")
+    search = evaluation_search(200, "puct+rules", 0.98)
+    assert (search.root, search.model, search.discount) == ("puct", "rules", 0.98)
+    assert parse_agent_spec("agent:run/ckpt.pt:200:gumbel+rules") == ("run/ckpt.pt", 200, "gumbel+rules")
+    assert parse_roots("puct,puct+rules") == ("puct", "puct+rules")
+    with pytest.raises(UsageError):
+        parse_roots("puct+oracle")
+    with pytest.raises(ValueError):
+        SearchConfig(model="oracle")
+    player = AgentPlayer(_untrained(TICTACTOE), 10, "puct+rules")
+    assert player.search.model == "rules"
+    assert len(player.act_batch([TICTACTOE.initial_state()])) == 1
