@@ -9,6 +9,10 @@ games inside the simulation loop; hidden states live in one preallocated tensor
 ``index_select``/``index_copy_`` on flat indices. Simulations 0 means policy-only: the
 argmax of the network prior over the legal moves, no tree at all.
 
+A search with ``SearchConfig.model == "rules"`` steps through the real game instead of g
+(`agent.rules_search`: the same trees, f(h(s)) at each real position, exact rewards at the
+end), to measure what the learned model costs.
+
 Tree reuse between moves is optional, through a `SearchSession` that keeps the trees and
 their hidden states: when a new position extends the previous root by the moves played
 since, the tree advances into that subtree; otherwise that game starts from a fresh root.
