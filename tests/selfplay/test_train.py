@@ -61,7 +61,21 @@ def test_train_then_resume_continues_step_optimizer_and_replay(tmp_path):
         assert int(data["counters"][1]) > games_after_first   # counters continued: replay was reloaded
 
 
+@pytest.mark.timeout(300)
+def test_train_with_rules_search_and_the_consistency_loss(tmp_path):
+    """Self-play searching the real rules (AlphaZero) and the EfficientZero consistency loss,
+    together: both go through the whole loop and land in the checkpoint's config."""
+    out = tmp_path / "run"
+    run = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "10", *TINY,
+                 "--set", "search.model=rules", "--set", "loss.consistency=true")
+    assert run.returncode == 0, run.stderr[-2000:]
+    checkpoint = load(out / "checkpoints" / "latest.pt")
+    assert checkpoint.step == 10
+    assert checkpoint.config["search"]["model"] == "rules" and checkpoint.config["loss"]["consistency"] is True
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--game", "tictactoe", "--set", "search.model=oracle"], "model"),
     (["--game", "tictactoe", "--address", "127.0.0.1:6379"], "--address needs --backend ray"),
     (["--game", "no_such_game"], "no_such_game"),
     (["--resume"], "holds no run"),
