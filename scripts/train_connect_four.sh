@@ -2,17 +2,22 @@
 # Connect Four from scratch, the procedure of docs/results.md (which says how much of it the
 # measured run got): the preset for 115 minutes of training (one chunk by default; more
 # chunks resume the same run folder, e.g. `RUN 4 29`), keeping every 5-minute checkpoint, then
-#   - the ablation report (policy-only, shallow and deep search; Elo; Pons accuracy),
+#   - the ablation report (policy-only, shallow and deep search; Elo; Pons accuracy), with
+#     pUCT and Gumbel over the learned model and pUCT over the real rules (puct+rules: what
+#     the learned model costs the search),
 #   - the strength curve: each 15-minute checkpoint at 200 sims against heuristic and
 #     alphabeta:4 (scripts/checkpoint_curve.py).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
-# The shipped agent (`c4-f`): scripts/train_connect_four.sh runs/c4-f 1 90
+# The shipped agent (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
+# The agent shipped before it (`c4-f`, before the consistency loss was in the preset):
+#   scripts/train_connect_four.sh runs/c4-f 1 90 --set loss.consistency=false
 # The GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
-# the last three settings give back the preset it ran with, before discount 0.98):
+# the last settings give back the preset it ran with, before discount 0.98 and consistency):
 #   CURVE_EVERY_MINUTES=1 scripts/train_connect_four.sh runs/c4-gpu 1 8.6 --device cuda --actors 14 \
 #     --set trainer.checkpoint_minutes=1.4 --set learner.decay_steps=20000 \
-#     --set actor.temperature_moves=12 --set replay.discount=1 --set search.discount=1
+#     --set actor.temperature_moves=12 --set replay.discount=1 --set search.discount=1 \
+#     --set loss.consistency=false
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PONDER=${PONDER:-.venv/bin/ponder}
@@ -29,7 +34,7 @@ for chunk in $(seq 1 "$CHUNKS"); do
       --set trainer.keep_checkpoints=1000 "$@"
   fi
 done
-"$PONDER" ablate --checkpoint "$RUN_DIR" --out "$RUN_DIR/ablation" --sims 0,8,32,200 --root puct,gumbel \
+"$PONDER" ablate --checkpoint "$RUN_DIR" --out "$RUN_DIR/ablation" --sims 0,8,32,200 --root puct,gumbel,puct+rules \
   --opponents random,heuristic,alphabeta:4,rollout-mcts:1000 --games 20 --shallow 8 --deep 200 \
   --fidelity-games 20 --positions 300 --seed 0
 "$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" --opponent heuristic --opponent alphabeta:4 \
