@@ -14,13 +14,7 @@ from tests.agent.rules_network import RulesNetwork
 GAME = envs.get_game("tictactoe")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread, as an actor runs: on a shared 2-core machine more threads only thrash."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/agent/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,7 @@ SPEC = GameSpec((2, 3, 3), 9)
 K = 5
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread, as an actor runs: on a shared 2-core machine more threads only thrash."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/agent/conftest.py
 
 
 def _batch(n=6, seed=0, consistency=False):

@@ -16,12 +16,7 @@ CONNECT_FOUR = envs.get_game("connect_four")
 TICTACTOE = envs.get_game("tictactoe")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/agent/conftest.py
 
 
 def _untrained(game, seed=0):
