@@ -14,6 +14,7 @@ search picks it.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
     masks, as `Agent.act` already computed them. One network call per simulation evaluates
     every new non-terminal node of all B trees together.
     """
-    config = SearchConfig(**{**config.__dict__, "tree_legal_masks": True})
+    config = dataclasses.replace(config, tree_legal_masks=True)   # the caller knows every node's moves
     batch, num_actions = len(states), agent.num_actions
     tree = agent.tree_factory(batch, num_actions, config.num_simulations + 1)
     tree.reset_roots(config, prior_logits, root_value, legal, rng)
