@@ -150,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sims", default=None,
                         help="simulation ladder, e.g. 0,1,2,4,8 (0 = policy-only; default "
                         + ",".join(map(str, DEFAULT_LADDER)) + "; tictactoe 0..64)")
-    parser.add_argument("--root", default="puct,gumbel", help="root methods, comma-separated: puct, gumbel, and puct+rules or gumbel+rules "
+    parser.add_argument("--root", default="puct,gumbel",
+                        help="root methods, comma-separated: puct, gumbel, and puct+rules or gumbel+rules "
                              "to search the real game instead of the learned model (default puct,gumbel)")
     parser.add_argument("--opponents", default=None,
                         help="baseline PLAYERs (default " + ",".join(DEFAULT_OPPONENTS) + "; +perfect for tictactoe)")
