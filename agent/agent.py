@@ -34,6 +34,7 @@ from agent.checkpoint import CheckpointError, load_checkpoint
 from agent.networks import MuZeroNetwork
 from agent.rules_search import search_over_rules
 from mcts import BatchedTree, SearchConfig
+from mcts.config import MODELS
 
 TreeFactory = Callable[[int, int, int], Any]   # (batch_size, num_actions, capacity) -> tree
 
@@ -127,6 +128,9 @@ class Agent:
         self.discount: float = 1.0
         self.checkpoint_step: int | None = None
         self.checkpoint_path: str | None = None
+        # what its self-play searches stepped through ("learned" or "rules"): an agent trained
+        # over the rules plays over them unless told otherwise (`agent.player.default_root`)
+        self.trained_model: str = "learned"
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -156,6 +160,7 @@ class Agent:
         agent.checkpoint_step = checkpoint.step
         agent.checkpoint_path = str(checkpoint.path)
         agent.discount = training_discount(checkpoint.config)
+        agent.trained_model = training_search_model(checkpoint.config)
         return agent
 
     def new_session(self, batch_size: int) -> SearchSession:
@@ -337,14 +342,25 @@ class Agent:
         return old_flat.index_select(0, source).view_as(session.hidden)
 
 
+def _search_section(run_config: dict) -> dict:
+    search = run_config.get("search") if isinstance(run_config, dict) else None
+    return search if isinstance(search, dict) else {}
+
+
 def training_discount(run_config: dict) -> float:
     """``search.discount`` of a checkpoint's run config; 1.0 when absent or out of [0, 1].
 
     A checkpoint is data, not trusted code: a malformed value falls back to the default
     rather than failing the load.
     """
-    search = run_config.get("search") if isinstance(run_config, dict) else None
-    value = search.get("discount") if isinstance(search, dict) else None
+    value = _search_section(run_config).get("discount")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         return 1.0
     return float(value)
+
+
+def training_search_model(run_config: dict) -> str:
+    """``search.model`` of a checkpoint's run config ("learned" or "rules"); "learned" when
+    absent or malformed (checkpoints from before the rules search have none)."""
+    value = _search_section(run_config).get("model")
+    return value if isinstance(value, str) and value in MODELS else "learned"

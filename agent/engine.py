@@ -13,7 +13,7 @@ import json
 import sys
 from typing import IO
 
-from agent.player import ROOTS
+from agent.player import ROOTS, default_root
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint file or run folder (then checkpoints/latest.pt)")
     parser.add_argument("--sims", type=int, default=50, metavar="S",
                         help="simulations per move; 0 = policy-only (default 50)")
-    parser.add_argument("--root", choices=ROOTS, default="puct",
-                        help="root selection of the search (default puct)")
+    parser.add_argument("--root", choices=ROOTS,
+                        help="root selection of the search (default puct, over the rules if the agent was trained over them)")
 
 
 def answer(agent, search, sims: int, line: str) -> dict:
@@ -72,5 +72,6 @@ def run(args: argparse.Namespace) -> int:
     from agent.player import evaluation_search
 
     agent = Agent.load(args.checkpoint, device="cpu")
-    serve(agent, evaluation_search(args.sims, args.root, agent.discount), args.sims, sys.stdin, sys.stdout)
+    search = evaluation_search(args.sims, args.root or default_root(agent.trained_model), agent.discount)
+    serve(agent, search, args.sims, sys.stdin, sys.stdout)
     return 0

@@ -18,7 +18,7 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
-from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, parse_agent_spec
+from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, default_root, parse_agent_spec
 from envs.errors import UsageError
 
 MAX_SIMS = 100_000
@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "agent:PATH[:SIMS[:ROOT]]")
     parser.add_argument("--sims", type=int, metavar="S",
                         help=f"the agent's simulations per move, 0 = network policy only (default {DEFAULT_SIMS})")
-    parser.add_argument("--root", choices=ROOTS, help="the agent's root selection (default puct)")
+    parser.add_argument("--root", choices=ROOTS,
+                        help="the agent's root selection (default puct, over the rules if it was trained over them)")
     side = parser.add_mutually_exclusive_group()
     side.add_argument("--human-first", dest="human_first", action="store_true", default=True,
                       help="you make the first move (the default)")
@@ -444,7 +445,7 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
     if args.opponent:
         path, sims, root = parse_agent_spec(args.opponent)  # --sims and --root below override it
     else:
-        path, sims, root = args.checkpoint or _shipped_agent_path(game), DEFAULT_SIMS, "puct"
+        path, sims, root = args.checkpoint or _shipped_agent_path(game), DEFAULT_SIMS, None
     sims = args.sims if args.sims is not None else sims
     root = args.root or root
     import torch
@@ -452,7 +453,7 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # interactive: a few threads, never oversubscribe
     agent = _load_agent(path, game)
-    opponent = AgentOpponent(agent, sims, root, path, args.seed)
+    opponent = AgentOpponent(agent, sims, root or default_root(agent.trained_model), path, args.seed)
     opponent.warm_up()
     return opponent, agent.game
 

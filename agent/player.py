@@ -15,19 +15,26 @@ from mcts import SearchConfig
 AGENT_PREFIX = "agent:"
 ROOTS = ("puct", "gumbel", "puct+rules", "gumbel+rules")   # "+rules": search the real game
 DEFAULT_SIMS = 50
-DEFAULT_ROOT = "puct"
 
 
-def parse_agent_spec(spec: str) -> tuple[str, int, str]:
+def default_root(trained_model: str) -> str:
+    """The root an agent plays with when none is named: pUCT, over the real rules if its
+    self-play searched the rules (``trained_model``, `Agent.trained_model`), so that it plays
+    as it was trained."""
+    return "puct+rules" if trained_model == "rules" else "puct"
+
+
+def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
     """``agent:PATH[:SIMS[:ROOT]]`` -> (path, sims, root); UsageError (one line) if garbled.
 
-    SIMS defaults to 50 and ROOT to puct; SIMS 0 means policy-only. The path is not
-    checked here (loading the agent does that with its own one-line error).
+    SIMS defaults to 50; SIMS 0 means policy-only. ROOT is None when not given: the agent's
+    `default_root`, known once it is loaded. The path is not checked here (loading the
+    agent does that with its own one-line error).
     """
     if not isinstance(spec, str) or not spec.startswith(AGENT_PREFIX):
         raise UsageError(f"{spec!r} is not an agent player (expected agent:PATH[:SIMS[:ROOT]])")
     parts = spec[len(AGENT_PREFIX):].split(":")
-    root, sims = DEFAULT_ROOT, DEFAULT_SIMS
+    root, sims = None, DEFAULT_SIMS
     if len(parts) >= 3 and not parts[-1].isdigit():
         root = parts.pop()
         if root not in ROOTS:
@@ -64,9 +71,10 @@ def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConf
 class AgentPlayer:
     """Plays the agent's searched move (temperature 0) in every position it is given."""
 
-    def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str = DEFAULT_ROOT, name: str | None = None) -> None:
+    def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str | None = None, name: str | None = None) -> None:
         if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
             raise UsageError(f"agent simulations must be a whole number >= 0, got {sims!r}")
+        root = root or default_root(getattr(agent, "trained_model", "learned"))   # doubles have none
         if root not in ROOTS:
             raise UsageError(f"agent root must be one of {', '.join(ROOTS)}, got {root!r}")
         self.agent = agent

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.player import ROOTS
+from agent.player import ROOTS, default_root
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def main() -> int:
     parser.add_argument("sources", nargs="+", type=Path, help="folders of step_*.pt checkpoints, or files")
     parser.add_argument("--opponent", action="append", required=True, help="baseline PLAYER (repeatable)")
     parser.add_argument("--sims", type=int, default=200, help="agent simulations per move (0 = policy-only)")
-    parser.add_argument("--root", default="puct", choices=ROOTS)
+    parser.add_argument("--root", choices=ROOTS,
+                        help="the agent's root (default puct, over the rules for a run trained over them)")
     parser.add_argument("--games", type=int, default=20, help="games per checkpoint and opponent")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every-minutes", type=float, default=0.0, help="thin to one checkpoint per this many minutes")
@@ -77,6 +78,7 @@ def main() -> int:
         snapshots = thin(list_snapshots(args.sources), args.every_minutes)
         if not snapshots:
             raise UsageError("no step_*.pt checkpoints in " + ", ".join(map(str, args.sources)))
+        from agent.agent import training_search_model
         from agent.checkpoint import load_checkpoint
 
         first = load_checkpoint(snapshots[0].path)
@@ -85,7 +87,7 @@ def main() -> int:
         for snapshot in snapshots:
             scores = {}
             for opponent in args.opponent:
-                agent = f"agent:{snapshot.path}:{args.sims}:{args.root}"
+                agent = f"agent:{snapshot.path}:{args.sims}" + (f":{args.root}" if args.root else "")
                 summary = play_match(game, agent, opponent, args.games, seed=args.seed).summary
                 scores[opponent] = summary
                 print(f"step {snapshot.step:>6} ({snapshot.minutes:5.1f} min) vs {opponent}: "
@@ -95,7 +97,8 @@ def main() -> int:
         print(f"checkpoint_curve: {error}", file=sys.stderr)
         return 2
 
-    lines = [f"Score of the agent ({args.root}, {args.sims} sims) by training wall-clock, "
+    root = args.root or default_root(training_search_model(first.config))
+    lines = [f"Score of the agent ({root}, {args.sims} sims) by training wall-clock, "
              f"{args.games} games per cell, seed {args.seed} (wins-draws-losses):", "",
              "| minutes | step | " + " | ".join(f"vs {o}" for o in args.opponent) + " |",
              "|---|---|" + "---|" * len(args.opponent)]
@@ -104,7 +107,7 @@ def main() -> int:
         lines.append(f"| {snapshot.minutes:.0f} | {snapshot.step} | " + " | ".join(cells) + " |")
     minutes = [snapshot.minutes for snapshot, _ in rows]
     series = {f"vs {opponent}": (minutes, [scores[opponent].score for _, scores in rows]) for opponent in args.opponent}
-    publish("\n".join(lines) + "\n", series, f"score ({args.root}, {args.sims} sims)", [0.95],
+    publish("\n".join(lines) + "\n", series, f"score ({root}, {args.sims} sims)", [0.95],
             args.markdown, args.out, ylim=(-0.02, 1.02))
     return 0
 

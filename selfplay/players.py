@@ -18,11 +18,12 @@ from agent.player import AGENT_PREFIX, parse_agent_spec as parse_agent_syntax
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """A parsed ``agent:PATH[:SIMS[:ROOT]]``: checkpoint path, simulations (0 = policy only), root."""
+    """A parsed ``agent:PATH[:SIMS[:ROOT]]``: checkpoint path, simulations (0 = policy only),
+    root (None: the agent's own, `agent.player.default_root`)."""
 
     path: str
     sims: int
-    root: str
+    root: str | None
 
 
 def is_agent_spec(spec: str) -> bool:

@@ -78,10 +78,11 @@ def test_agent_load_refuses_another_game(checkpoint):
 
 
 def test_parse_agent_spec():
-    assert parse_agent_spec("agent:runs/x") == ("runs/x", 50, "puct")
-    assert parse_agent_spec("agent:runs/x:0") == ("runs/x", 0, "puct")
+    # no ROOT: None, the loaded agent's own (agent.player.default_root)
+    assert parse_agent_spec("agent:runs/x") == ("runs/x", 50, None)
+    assert parse_agent_spec("agent:runs/x:0") == ("runs/x", 0, None)
     assert parse_agent_spec("agent:runs/x:16:gumbel") == ("runs/x", 16, "gumbel")
-    assert parse_agent_spec("agent:C:/x.pt:4") == ("C:/x.pt", 4, "puct")
+    assert parse_agent_spec("agent:C:/x.pt:4") == ("C:/x.pt", 4, None)
     for garbage in ("agent:", "agent::5", "agent:x:5:bogus", "agent:x:gumbel", "random", "agent:x:five:puct"):
         with pytest.raises(UsageError):
             parse_agent_spec(garbage)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import envs
-from agent.agent import Agent
+from agent.agent import Agent, training_search_model
+from agent.checkpoint import make_payload, save_checkpoint
 from agent.networks import build_network
 from agent.player import AgentPlayer, evaluation_search, parse_agent_spec, split_root
 from envs.errors import UsageError
@@ -85,3 +86,19 @@ def test_the_rules_suffix_names_a_rules_search_everywhere():
     player = AgentPlayer(_untrained(TICTACTOE), 10, "puct+rules")
     assert player.search.model == "rules"
     assert len(player.act_batch([TICTACTOE.initial_state()])) == 1
+
+
+def test_an_agent_trained_over_the_rules_plays_over_them_unless_told_otherwise(tmp_path):
+    network = build_network(TICTACTOE)
+    paths = {}
+    for model in ("learned", "rules"):
+        config = {"search": {"model": model, "discount": 1.0}}
+        paths[model] = save_checkpoint(tmp_path / f"{model}.pt", make_payload(network, TICTACTOE, config=config))
+    rules_agent, learned_agent = Agent.load(paths["rules"]), Agent.load(paths["learned"])
+    assert (rules_agent.trained_model, learned_agent.trained_model) == ("rules", "learned")
+    assert AgentPlayer(rules_agent, 10).search.model == "rules"
+    assert AgentPlayer(learned_agent, 10).search.model == "learned"
+    assert AgentPlayer(rules_agent, 10, "puct").search.model == "learned"   # a named root wins
+    # checkpoints are data: an old or malformed config means the learned model
+    for config in ({}, {"search": {}}, {"search": {"model": ["rules"]}}, {"search": "rules"}, None):
+        assert training_search_model(config) == "learned"
