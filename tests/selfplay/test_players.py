@@ -11,7 +11,7 @@ def test_agent_spec_parsing(tmp_path):
     path.write_bytes(b"")
     assert parse_agent_spec(f"agent:{path}").path == str(path)
     spec = parse_agent_spec(f"agent:{path}:0")
-    assert (spec.sims, spec.root) == (0, "puct")
+    assert (spec.sims, spec.root) == (0, None)   # None: the agent's own root, once loaded
     spec = parse_agent_spec(f"agent:{path}:64:gumbel")
     assert (spec.sims, spec.root) == (64, "gumbel")
 
