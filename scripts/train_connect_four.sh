@@ -6,11 +6,14 @@
 #     pUCT and Gumbel over the learned model and pUCT over the real rules (puct+rules: what
 #     the learned model costs the search),
 #   - the strength curve: each 15-minute checkpoint at 200 sims against heuristic and
-#     alphabeta:4 (scripts/checkpoint_curve.py).
+#     alphabeta:4 (scripts/checkpoint_curve.py), searching as the run trained (over the
+#     rules for a run with search.model=rules).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
-# The shipped agent (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
-# The agent shipped before it (`c4-f`, before the consistency loss was in the preset):
+# The shipped agent (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
+#   scripts/train_connect_four.sh runs/c4-h 2 60 --set search.model=rules
+# The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
+# An earlier agent (`c4-f`, before the consistency loss was in the preset):
 #   scripts/train_connect_four.sh runs/c4-f 1 90 --set loss.consistency=false
 # The GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
 # the last settings give back the preset it ran with, before discount 0.98 and consistency):
