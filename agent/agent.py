@@ -51,7 +51,8 @@ class ActResult:
     - ``root_value`` float32 ``[B]``: searched value of each position (the network value
       for policy-only), view of the player to move.
     - ``prior`` float32 ``[B, A]``: the network's prior, softmax over legal moves (no noise).
-    - ``network_evals`` int: positions evaluated by the network (B for h + B per simulation).
+    - ``network_evals`` int: positions evaluated by the network (B for h, then B per
+      simulation over the learned model; over the rules, none below a finished game).
     - ``seconds`` float: wall time of the call.
     """
 
@@ -210,8 +211,8 @@ class Agent:
             prior = masked_softmax(prior_logits, legal)
             if config is None:
                 return self._policy_only(prior, legal, root_value, temperature, rng, started)
-            output = self._search(config, states, hidden, prior_logits, root_value, legal, temperature,
-                                  rng, session)
+            output, evaluated = self._search(config, states, hidden, prior_logits, root_value, legal,
+                                             temperature, rng, session)
         batch = len(states)
         return ActResult(
             actions=np.asarray(output.action, dtype=np.int64),
@@ -220,7 +221,7 @@ class Agent:
             q_values=np.asarray(output.q_values, dtype=np.float32),
             root_value=np.asarray(output.root_value, dtype=np.float32),
             prior=prior,
-            network_evals=batch * (1 + config.num_simulations),
+            network_evals=batch + evaluated,
             seconds=time.perf_counter() - started)
 
     def _policy_only(self, prior, legal, root_value, temperature, rng, started) -> ActResult:
@@ -242,6 +243,7 @@ class Agent:
 
     # ------------------------------------------------------------------- search
     def _search(self, config, states, root_hidden, prior_logits, root_value, legal, temperature, rng, session):
+        """(SearchOutput, positions the network evaluated below the roots)."""
         if config.model == "rules":
             # over the real game (agent.rules_search): no hidden states to keep, no tree reuse
             return search_over_rules(self, config, states, prior_logits, root_value, legal, temperature, rng)
@@ -276,7 +278,7 @@ class Agent:
             session.histories = [tuple(state.history) for state in states]
             session.last_visits = np.asarray(output.visit_counts)
             session.search_key = (config.num_simulations, config.root)
-        return output
+        return output, batch * simulations
 
     def _new_store(self, batch: int, capacity: int, root_hidden: torch.Tensor) -> torch.Tensor:
         return torch.empty((batch, capacity, *root_hidden.shape[1:]), dtype=root_hidden.dtype, device=self.device)

@@ -26,8 +26,9 @@ from mcts import SearchConfig, SearchOutput
 
 def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logits: np.ndarray,
                       root_value: np.ndarray, legal: np.ndarray, temperature: float,
-                      rng: np.random.Generator | None) -> SearchOutput:
-    """One batched search of ``config.num_simulations`` over the rules from each of ``states``.
+                      rng: np.random.Generator | None) -> tuple[SearchOutput, int]:
+    """One batched search of ``config.num_simulations`` over the rules from each of ``states``,
+    and how many positions the network evaluated (a simulation that ends a game needs none).
 
     ``prior_logits``, ``root_value`` and ``legal`` are the roots' network answers and legal
     masks, as `Agent.act` already computed them. One network call per simulation evaluates
@@ -38,6 +39,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
     tree = agent.tree_factory(batch, num_actions, config.num_simulations + 1)
     tree.reset_roots(config, prior_logits, root_value, legal, rng)
     positions: list[dict[int, object]] = [{0: state} for state in states]
+    evaluated = 0
     for _ in range(config.num_simulations):
         parents, actions = tree.select(config)
         rewards = np.zeros(batch, dtype=np.float32)
@@ -57,6 +59,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
             else:
                 masks[row] = child.legal_mask()
                 to_evaluate.append(row)
+        evaluated += len(to_evaluate)
         if to_evaluate:
             planes = np.stack([children[row].planes() for row in to_evaluate]).astype(np.float32, copy=False)
             with torch.inference_mode():
@@ -66,4 +69,4 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
         new_nodes = tree.expand_and_backup(config, rewards, values, logits, masks)
         for row, node in enumerate(np.asarray(new_nodes).tolist()):
             positions[row][node] = children[row]
-    return tree.output(config, temperature, rng)
+    return tree.output(config, temperature, rng), evaluated

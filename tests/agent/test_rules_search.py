@@ -69,8 +69,11 @@ def test_rules_search_is_the_same_with_the_compiled_and_the_reference_tree():
         a, b = compiled.act(states, config), reference.act(states, config)
         np.testing.assert_array_equal(a.visit_counts, b.visit_counts)
         np.testing.assert_allclose(a.q_values, b.q_values, rtol=1e-5, atol=1e-6)
-    # the last position: every simulation past the only move lands below the end (absorbing)
-    assert compiled.act(states[2:], _rules(40)).visit_counts[0].sum() == 40
+    # the last position: every simulation past the only move lands below the end (absorbing),
+    # so the network evaluated the root alone
+    last = compiled.act(states[2:], _rules(40))
+    assert last.visit_counts[0].sum() == 40 and last.network_evals == 1
+    assert compiled.act(states[:2], _rules(40)).network_evals <= 2 * 41
 
 
 def test_the_rules_suffix_names_a_rules_search_everywhere():
