@@ -82,12 +82,13 @@ def main() -> int:
         from agent.checkpoint import load_checkpoint
 
         first = load_checkpoint(snapshots[0].path)
+        root = args.root or default_root(training_search_model(first.config))   # one run: one root
         game = get_game(first.game, **first.game_options)
         rows = []
         for snapshot in snapshots:
             scores = {}
             for opponent in args.opponent:
-                agent = f"agent:{snapshot.path}:{args.sims}" + (f":{args.root}" if args.root else "")
+                agent = f"agent:{snapshot.path}:{args.sims}:{root}"
                 summary = play_match(game, agent, opponent, args.games, seed=args.seed).summary
                 scores[opponent] = summary
                 print(f"step {snapshot.step:>6} ({snapshot.minutes:5.1f} min) vs {opponent}: "
@@ -97,7 +98,6 @@ def main() -> int:
         print(f"checkpoint_curve: {error}", file=sys.stderr)
         return 2
 
-    root = args.root or default_root(training_search_model(first.config))
     lines = [f"Score of the agent ({root}, {args.sims} sims) by training wall-clock, "
              f"{args.games} games per cell, seed {args.seed} (wins-draws-losses):", "",
              "| minutes | step | " + " | ".join(f"vs {o}" for o in args.opponent) + " |",
