@@ -3,13 +3,20 @@
 # 32 simulations per move, then the evaluation score against wall-clock time.
 #   tictactoe:    the optimal-move share with search (every reachable position), target 1.0.
 #   connect_four: the score with search against alphabeta:4 (20 games per evaluation).
-# Usage: scripts/curves.sh GAME [OUT_DIR] [MINUTES] [SEED]
+# Usage: scripts/curves.sh GAME [OUT_DIR] [MINUTES] [SEED] [-- TRAIN ARGS...]
+#   TRAIN ARGS go to every run's `ponder train`, e.g. `-- --set search.model=rules` for the
+#   Connect Four curves of docs/results.md (self-play over the real rules, as the shipped agent).
 # Re-running skips the runs whose folders exist, so an interrupted sweep continues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 game=${1:?usage: scripts/curves.sh GAME [OUT_DIR] [MINUTES] [SEED]}
 out=${2:-runs/curves-$game}
 seed=${4:-0}
+extra=()
+if [ $# -gt 4 ]; then
+  [ "$5" = "--" ] || { echo "scripts/curves.sh: extra train arguments follow a '--' after SEED" >&2; exit 2; }
+  extra=("${@:6}")
+fi
 ponder=${PONDER:-.venv/bin/ponder}
 python=${PYTHON:-.venv/bin/python}
 case "$game" in
@@ -29,7 +36,7 @@ for root in puct gumbel; do
     dir="$out/$root-$sims"
     if [ ! -d "$dir" ]; then
       "$ponder" train --game "$game" --out "$dir" --minutes "$minutes" --seed "$seed" \
-        --root "$root" --sims "$sims" "${evaluation[@]}" --quiet
+        --root "$root" --sims "$sims" "${evaluation[@]}" "${extra[@]}" --quiet
     fi
     runs+=("$root, $sims sims=$dir")
   done
