@@ -54,6 +54,8 @@ class ActResult:
     - ``network_evals`` int: positions evaluated by the network (B for h, then B per
       simulation over the learned model; over the rules, none below a finished game).
     - ``seconds`` float: wall time of the call.
+    - ``proven`` int8 ``[B, A]`` or None: each move's proven result for the player to move
+      (1 win, 0 draw, -1 loss, 2 unproven; `SearchConfig.solver`); None for policy-only.
     """
 
     actions: np.ndarray
@@ -64,6 +66,7 @@ class ActResult:
     prior: np.ndarray
     network_evals: int
     seconds: float
+    proven: np.ndarray | None = None
 
 
 class SearchSession:
@@ -222,7 +225,8 @@ class Agent:
             root_value=np.asarray(output.root_value, dtype=np.float32),
             prior=prior,
             network_evals=batch + evaluated,
-            seconds=time.perf_counter() - started)
+            seconds=time.perf_counter() - started,
+            proven=np.asarray(output.proven, dtype=np.int8))
 
     def _policy_only(self, prior, legal, root_value, temperature, rng, started) -> ActResult:
         batch = prior.shape[0]

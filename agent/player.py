@@ -13,7 +13,8 @@ from envs.errors import UsageError
 from mcts import SearchConfig
 
 AGENT_PREFIX = "agent:"
-ROOTS = ("puct", "gumbel", "puct+rules", "gumbel+rules")   # "+rules": search the real game
+# "+rules": search the real game; "+solver": also prove wins and losses from its ends (MCTS-Solver)
+ROOTS = ("puct", "gumbel", "puct+rules", "gumbel+rules", "puct+rules+solver", "gumbel+rules+solver")
 DEFAULT_SIMS = 50
 
 
@@ -52,10 +53,15 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
 
 
 def split_root(root: str) -> tuple[str, str]:
-    """``puct`` -> (puct, learned); ``gumbel+rules`` -> (gumbel, rules): the root selection and
-    what the simulations step through (`SearchConfig.model`)."""
-    method, _, model = root.partition("+")
-    return method, model or "learned"
+    """``puct`` -> (puct, learned); ``gumbel+rules(+solver)`` -> (gumbel, rules): the root
+    selection and what the simulations step through (`SearchConfig.model`)."""
+    method, _, rest = root.partition("+")
+    return method, rest.partition("+")[0] or "learned"
+
+
+def uses_solver(root: str) -> bool:
+    """Whether ``root`` (one of ROOTS) proves results from the game's ends (`SearchConfig.solver`)."""
+    return root.endswith("+solver")
 
 
 def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConfig | int:
@@ -65,7 +71,7 @@ def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConf
         return 0
     method, model = split_root(root)
     return SearchConfig(num_simulations=sims, root=method, gumbel_noise=False, dirichlet_fraction=0.0,
-                        discount=discount, model=model)
+                        discount=discount, model=model, solver=uses_solver(root))
 
 
 class AgentPlayer:

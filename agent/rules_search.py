@@ -11,6 +11,10 @@ Below a position that ended the game the tree still lets a simulation descend (t
 do not know the game ended); such nodes are absorbing, as in MuZero's training: reward 0,
 value 0, no network call. So a won position backs up its exact reward every time the
 search picks it.
+
+With ``config.solver`` each simulation also tells the trees which new nodes ended the game,
+so wins, losses and draws are proven and backed up (MCTS-Solver, `mcts.reference`): the
+search stops spending simulations on moves it has proven lost and plays a proven win.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
         values = np.zeros(batch, dtype=np.float32)
         logits = np.zeros((batch, num_actions), dtype=np.float32)
         masks = np.ones((batch, num_actions), dtype=bool)      # absorbing nodes: any action
+        ended = np.zeros(batch, dtype=bool)                      # the game ended at the new node
         children, to_evaluate = [], []
         for row in range(batch):
             parent = positions[row][int(parents[row])]
@@ -56,6 +61,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
             children.append(child)
             if child.is_terminal():
                 rewards[row] = mover_reward(child, parent.to_play)
+                ended[row] = True
             else:
                 masks[row] = child.legal_mask()
                 to_evaluate.append(row)
@@ -66,7 +72,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
                 _, new_logits, new_values = agent.network.initial(torch.from_numpy(planes).to(agent.device))
             logits[to_evaluate] = new_logits.float().cpu().numpy()
             values[to_evaluate] = new_values.float().cpu().numpy()
-        new_nodes = tree.expand_and_backup(config, rewards, values, logits, masks)
+        new_nodes = tree.expand_and_backup(config, rewards, values, logits, masks, ended)
         for row, node in enumerate(np.asarray(new_nodes).tolist()):
             positions[row][node] = children[row]
     return tree.output(config, temperature, rng), evaluated

@@ -1,5 +1,5 @@
 # The compiled batched tree: B trees in preallocated contiguous arrays (see _tree.pyx).
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 
 
 cdef struct SearchParams:
@@ -11,6 +11,7 @@ cdef struct SearchParams:
     double c_visit
     double c_scale
     bint gumbel
+    bint solver              # proven results steer selection (SearchConfig.solver)
 
 
 cdef class BatchedTree:
@@ -30,6 +31,7 @@ cdef class BatchedTree:
     cdef int32_t* parent            # [B, cap]
     cdef float* prior               # [B, cap, A]
     cdef int32_t* children          # [B, cap, A]; -1 unexpanded, -2 illegal
+    cdef int8_t* proven             # [B, cap]; solver result for the player moving in, or UNPROVEN
     cdef int64_t* num_nodes         # [B]
     cdef double* value_min          # [B]
     cdef double* value_max          # [B]
@@ -45,6 +47,9 @@ cdef class BatchedTree:
     cdef int32_t* schedule          # [B, S]
     cdef Py_ssize_t schedule_length
 
+    cdef int _proven_choice(self, Py_ssize_t tree, Py_ssize_t node, bint* skip_lost) noexcept nogil
+    cdef int8_t _result_from_children(self, Py_ssize_t tree, Py_ssize_t node) noexcept nogil
+    cdef void _prove(self, Py_ssize_t tree, Py_ssize_t node, double reward) noexcept nogil
     cdef int _puct_action(self, Py_ssize_t tree, Py_ssize_t node, SearchParams* params) noexcept nogil
     cdef double _completed_sigma(self, Py_ssize_t tree, Py_ssize_t node, SearchParams* params,
                                  double* sigma, double* visits) noexcept nogil

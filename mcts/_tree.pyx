@@ -16,15 +16,21 @@ with the reference.
 import numpy as np
 
 from libc.math cimport exp, log, sqrt, INFINITY, isfinite
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 
 from mcts.config import SearchConfig, SearchOutput
-from mcts.inputs import action_vector, bool_mask, check_config, check_sizes, prepare_roots
+from mcts.inputs import action_vector, bool_mask, check_config, check_sizes, prepare_roots, terminal_flags
 from mcts.readout import RootStats, build_output
 
 cdef enum:
     UNEXPANDED = -1   # children entry of a legal action with no node yet
     ILLEGAL = -2      # children entry of an action that may never be selected
+
+cdef enum:            # proven results (mcts.config: WIN, DRAW, LOSS, UNPROVEN)
+    WIN = 1
+    DRAW = 0
+    LOSS = -1
+    UNPROVEN = 2
 
 
 cdef inline double _normalise(double q, double low, double high) noexcept nogil:
@@ -42,6 +48,7 @@ cdef SearchParams _params(object config):
     params.c_visit = config.gumbel_c_visit
     params.c_scale = config.gumbel_c_scale
     params.gumbel = config.root == "gumbel"
+    params.solver = config.solver
     return params
 
 
@@ -73,6 +80,7 @@ cdef class BatchedTree:
             "parent": np.full((B, C), -1, dtype=np.int32),
             "prior": np.zeros((B, C, A), dtype=np.float32),
             "children": np.full((B, C, A), ILLEGAL, dtype=np.int32),
+            "proven": np.full((B, C), UNPROVEN, dtype=np.int8),
             "num_nodes": np.zeros(B, dtype=np.int64),
             "value_min": np.zeros(B, dtype=np.float64),
             "value_max": np.zeros(B, dtype=np.float64),
@@ -89,6 +97,7 @@ cdef class BatchedTree:
         cdef int32_t[::1] i32_1d
         cdef float[:, :, ::1] f32_3d
         cdef int32_t[:, :, ::1] i32_3d
+        cdef int8_t[:, ::1] i8_2d
         i32_2d = arrays["visit_count"]; self.visit_count = &i32_2d[0, 0]
         f64_2d = arrays["value_sum"]; self.value_sum = &f64_2d[0, 0]
         f64_2d = arrays["reward"]; self.reward = &f64_2d[0, 0]
@@ -96,6 +105,7 @@ cdef class BatchedTree:
         i32_2d = arrays["parent"]; self.parent = &i32_2d[0, 0]
         f32_3d = arrays["prior"]; self.prior = &f32_3d[0, 0, 0]
         i32_3d = arrays["children"]; self.children = &i32_3d[0, 0, 0]
+        i8_2d = arrays["proven"]; self.proven = &i8_2d[0, 0]
         i64_1d = arrays["num_nodes"]; self.num_nodes = &i64_1d[0]
         f64_1d = arrays["value_min"]; self.value_min = &f64_1d[0]
         f64_1d = arrays["value_max"]; self.value_max = &f64_1d[0]
@@ -128,6 +138,7 @@ cdef class BatchedTree:
         arrays["reward"][fresh, 0] = 0.0
         arrays["parent"][fresh, 0] = -1
         arrays["children"][fresh, 0] = UNEXPANDED
+        arrays["proven"][fresh, 0] = UNPROVEN
         arrays["network_value"][:, 0] = roots.root_value
         arrays["prior"][:, 0] = roots.search_prior
         root_children = arrays["children"][:, 0]
@@ -207,9 +218,70 @@ cdef class BatchedTree:
                 self.pending_action[tree] = action
         return parents, actions
 
+    cdef int _proven_choice(self, Py_ssize_t tree, Py_ssize_t node, bint* skip_lost) noexcept nogil:
+        """The lowest action whose child is a proven WIN, or -1; sets skip_lost unless every
+        legal child is proven LOSS (see the reference)."""
+        cdef Py_ssize_t A = self.num_actions, C = self.capacity, action
+        cdef int32_t* children = self.children + (tree * C + node) * A
+        cdef int32_t child
+        cdef int8_t result
+        skip_lost[0] = False
+        for action in range(A):
+            child = children[action]
+            if child == ILLEGAL:
+                continue
+            result = self.proven[tree * C + child] if child >= 0 else UNPROVEN
+            if result == WIN:
+                skip_lost[0] = False
+                return <int>action
+            if result != LOSS:
+                skip_lost[0] = True
+        return -1
+
+    cdef int8_t _result_from_children(self, Py_ssize_t tree, Py_ssize_t node) noexcept nogil:
+        cdef Py_ssize_t A = self.num_actions, C = self.capacity, action
+        cdef int32_t* children = self.children + (tree * C + node) * A
+        cdef int32_t child
+        cdef int8_t result, best = LOSS - 1
+        cdef bint complete = True
+        for action in range(A):
+            child = children[action]
+            if child == ILLEGAL:
+                continue
+            result = self.proven[tree * C + child] if child >= 0 else UNPROVEN
+            if result == WIN:
+                return LOSS
+            if result == UNPROVEN:
+                complete = False
+            elif result > best:
+                best = result
+        if complete and best >= LOSS:
+            return -best
+        return UNPROVEN
+
+    cdef void _prove(self, Py_ssize_t tree, Py_ssize_t node, double reward) noexcept nogil:
+        cdef Py_ssize_t C = self.capacity, parent_node
+        cdef int8_t result
+        self.proven[tree * C + node] = WIN if reward > 0.0 else (LOSS if reward < 0.0 else DRAW)
+        while node != 0:
+            parent_node = self.parent[tree * C + node]
+            if self.proven[tree * C + parent_node] != UNPROVEN:
+                return
+            result = self._result_from_children(tree, parent_node)
+            if result == UNPROVEN:
+                return
+            self.proven[tree * C + parent_node] = result
+            node = parent_node
+
     cdef int _puct_action(self, Py_ssize_t tree, Py_ssize_t node, SearchParams* params) noexcept nogil:
         cdef Py_ssize_t A = self.num_actions, C = self.capacity
         cdef Py_ssize_t index = tree * C + node
+        cdef bint skip_lost = False
+        cdef int win
+        if params.solver:
+            win = self._proven_choice(tree, node, &skip_lost)
+            if win >= 0:
+                return win
         cdef double parent_visits = <double>self.visit_count[index]
         cdef double parent_mean = self.value_sum[index] / self.visit_count[index]
         cdef double exploration = (log((parent_visits + params.pb_c_base + 1.0) / params.pb_c_base)
@@ -223,7 +295,7 @@ cdef class BatchedTree:
         cdef float* prior = self.prior + index * A
         for action in range(A):
             child = children[action]
-            if child == ILLEGAL:
+            if child == ILLEGAL or (skip_lost and child >= 0 and self.proven[tree * C + child] == LOSS):
                 continue
             if child >= 0:
                 child_index = tree * C + child
@@ -306,6 +378,12 @@ cdef class BatchedTree:
 
     cdef int _gumbel_interior_action(self, Py_ssize_t tree, Py_ssize_t node, SearchParams* params) noexcept nogil:
         cdef Py_ssize_t A = self.num_actions, action
+        cdef bint skip_lost = False
+        cdef int win
+        if params.solver:
+            win = self._proven_choice(tree, node, &skip_lost)
+            if win >= 0:
+                return win
         cdef double* sigma = self.scratch + tree * 3 * A
         cdef double* visits = sigma + A
         cdef double* logits = visits + A
@@ -326,6 +404,8 @@ cdef class BatchedTree:
         for action in range(A):
             if children[action] == ILLEGAL:
                 continue
+            if skip_lost and children[action] >= 0 and self.proven[tree * self.capacity + children[action]] == LOSS:
+                continue
             score = logits[action] / weight_sum - visits[action] / (1.0 + total_visits)
             if best_action < 0 or score > best_score:
                 best_score = score
@@ -333,11 +413,12 @@ cdef class BatchedTree:
         return best_action
 
     # ------------------------------------------------------- expand, backup
-    def expand_and_backup(self, config, reward, value, prior_logits, legal_mask=None):
+    def expand_and_backup(self, config, reward, value, prior_logits, legal_mask=None, terminal=None):
         """Attach the network's answer for each selected edge and back it up (see the reference).
 
         reward [B], value [B], prior_logits [B, A] (float arrays), legal_mask bool [B, A]
-        used only with config.tree_legal_masks. Returns the new node ids int32 [B].
+        used only with config.tree_legal_masks, terminal bool [B] used only with
+        config.solver. Returns the new node ids int32 [B].
         """
         config = self._check_search(config)
         cdef Py_ssize_t B = self.batch_size, A = self.num_actions, C = self.capacity
@@ -358,6 +439,8 @@ cdef class BatchedTree:
         cdef double[::1] values_view = values
         cdef float[:, ::1] logits_view = logits
         cdef uint8_t[:, ::1] mask_view = mask
+        ended = terminal_flags(config, terminal, B).view(np.uint8)
+        cdef uint8_t[::1] ended_view = ended
         cdef bint masked = use_mask
         cdef SearchParams params = _params(config)
         new_nodes = np.empty(B, dtype=np.int32)
@@ -412,6 +495,9 @@ cdef class BatchedTree:
                     prior[action] = <float>(self.scratch[tree * 3 * A + action] / weight_sum)
                     children[action] = UNEXPANDED if legal else ILLEGAL
                 new_view[tree] = <int32_t>node
+                self.proven[index] = UNPROVEN
+                if ended_view[tree]:
+                    self._prove(tree, node, rewards_view[tree])
 
                 backed_up = values_view[tree]
                 low = self.value_min[tree]
@@ -452,13 +538,15 @@ cdef class BatchedTree:
         with np.errstate(invalid="ignore", divide="ignore"):
             child_mean = arrays["value_sum"][rows, safe] / child_visits
         q_values = np.where(expanded, arrays["reward"][rows, safe] + sign * config.discount * child_mean, np.nan)
+        proven = np.where(expanded, arrays["proven"][rows, safe], UNPROVEN).astype(np.int8)
         root_value = arrays["value_sum"][:, 0] / arrays["visit_count"][:, 0]
         roots = self.roots
         return RootStats(visit_counts=visit_counts, q_values=q_values, root_value=root_value,
                          root_network_value=arrays["network_value"][:, 0].copy(),
                          network_prior=roots.network_prior, search_prior=arrays["prior"][:, 0].copy(),
                          legal=roots.legal, gumbel=roots.gumbel, considered=roots.considered,
-                         value_min=arrays["value_min"].copy(), value_max=arrays["value_max"].copy())
+                         value_min=arrays["value_min"].copy(), value_max=arrays["value_max"].copy(),
+                         proven=proven)
 
     def output(self, config, temperature=0.0, rng=None):
         """Visit counts, root Q, root value, policy target and chosen action (see mcts.readout)."""
@@ -483,10 +571,12 @@ cdef class BatchedTree:
         # staging copies of one tree's node data while it is renumbered
         staged_f64 = np.empty((3, C), dtype=np.float64)
         staged_i32 = np.empty((2, C), dtype=np.int32)
+        staged_proven = np.empty(C, dtype=np.int8)
         staged_prior = np.empty((C, A), dtype=np.float32)
         staged_children = np.empty((C, A), dtype=np.int32)
         cdef double[:, ::1] f64 = staged_f64
         cdef int32_t[:, ::1] i32 = staged_i32
+        cdef int8_t[::1] sproven = staged_proven
         cdef float[:, ::1] sprior = staged_prior
         cdef int32_t[:, ::1] schildren = staged_children
         cdef Py_ssize_t tree, head, count, old, new, action, base
@@ -518,6 +608,7 @@ cdef class BatchedTree:
                     f64[1, new] = self.reward[base + old]
                     f64[2, new] = self.network_value[base + old]
                     i32[0, new] = self.visit_count[base + old]
+                    sproven[new] = self.proven[base + old]
                     i32[1, new] = -1 if new == 0 else new_view[self.parent[base + old]]
                     for action in range(A):
                         sprior[new, action] = self.prior[(base + old) * A + action]
@@ -528,6 +619,7 @@ cdef class BatchedTree:
                     self.reward[base + new] = f64[1, new]
                     self.network_value[base + new] = f64[2, new]
                     self.visit_count[base + new] = i32[0, new]
+                    self.proven[base + new] = sproven[new]
                     self.parent[base + new] = i32[1, new]
                     for action in range(A):
                         self.prior[(base + new) * A + action] = sprior[new, action]

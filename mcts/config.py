@@ -13,6 +13,8 @@ import numpy as np
 
 ROOT_METHODS = ("puct", "gumbel")
 MODELS = ("learned", "rules")
+# proven results (`SearchConfig.solver`), from the view of the player who moved into a node
+WIN, DRAW, LOSS, UNPROVEN = 1, 0, -1, 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,12 @@ class SearchConfig:
         from hidden states. "rules": the game's own rules, with f(h(s)) of each real position
         and exact rewards at the end (AlphaZero); the trees are the same, the caller
         (`agent.rules_search`) tracks the real positions. The trees ignore this field.
+      solver: prove wins, losses and draws from the game ends the caller reports
+        (``terminal`` of `expand_and_backup`, which only a search over the rules knows) and
+        back the proofs up the tree (MCTS-Solver, Winands et al. 2008): selection always
+        takes a proven win and never a proven loss while another move is not lost, and the
+        move played follows the same rule. Two-player games only; off, the trees ignore
+        ``terminal`` and search exactly as before.
     """
 
     num_simulations: int = 50
@@ -59,6 +67,7 @@ class SearchConfig:
     gumbel_noise: bool = True
     tree_legal_masks: bool = False
     model: str = "learned"
+    solver: bool = False
 
     def __post_init__(self) -> None:
         # Reject nonsense at construction, so a bad config never reaches compiled code.
@@ -70,6 +79,10 @@ class SearchConfig:
             raise ValueError(f"root must be one of {ROOT_METHODS}, got {self.root!r}")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        if not isinstance(self.solver, (bool, np.bool_)):
+            raise ValueError(f"solver must be true or false, got {self.solver!r}")
+        if self.solver and not self.two_player:
+            raise ValueError("solver proves two-player results; it needs two_player=True")
         for name in ("pb_c_init", "pb_c_base", "discount", "dirichlet_alpha", "dirichlet_fraction",
                      "gumbel_c_visit", "gumbel_c_scale"):
             value = getattr(self, name)
@@ -106,6 +119,9 @@ class SearchOutput:
       policy: float32 [B, A], the training target: the visit distribution for pUCT, the
         improved policy softmax(logits + sigma(completed Q)) for Gumbel; 0 on illegal actions.
       action: int32 [B], the action to play (see `output` of the trees for the rule).
+      proven: int8 [B, A], the proven result of each root action from the root player's
+        view (WIN 1, DRAW 0, LOSS -1) or UNPROVEN (2): unexpanded, illegal, not yet
+        proven, or a search without `SearchConfig.solver`.
     """
 
     visit_counts: np.ndarray
@@ -113,3 +129,4 @@ class SearchOutput:
     root_value: np.ndarray
     policy: np.ndarray
     action: np.ndarray
+    proven: np.ndarray

@@ -39,20 +39,26 @@ class FakeEvaluation:
       state: uint64 [B], the path hash (the fake hidden state of the new nodes).
       prior_logits: float32 [B, A] in [-logit_scale, logit_scale].
       value: float32 [B] in [-1, 1].
-      reward: float32 [B] in [-1, 1] (0 for the roots, and everywhere if rewards are off).
+      reward: float32 [B] in [-1, 1] (0 for the roots, and everywhere if rewards are off);
+        -1, 0 or 1 where ``terminal``.
+      terminal: bool [B], whether the "game" ended at the node (a share ``terminal_rate`` of
+        the paths; never at the roots), for the solver's tests.
     """
 
     state: np.ndarray
     prior_logits: np.ndarray
     value: np.ndarray
     reward: np.ndarray
+    terminal: np.ndarray
 
 
 class FakeNetwork:
     """Fixed pseudo-random logits/value/reward per action path; `seed` picks the function."""
 
-    def __init__(self, num_actions: int, seed: int = 0, logit_scale: float = 2.0, rewards: bool = True) -> None:
+    def __init__(self, num_actions: int, seed: int = 0, logit_scale: float = 2.0, rewards: bool = True,
+                 terminal_rate: float = 0.0) -> None:
         self.num_actions = num_actions
+        self.terminal_rate = terminal_rate
         self.seed = np.uint64(seed)
         self.logit_scale = logit_scale
         self.rewards = rewards
@@ -64,10 +70,12 @@ class FakeNetwork:
             logits = (2.0 * _unit_interval(per_action) - 1.0) * self.logit_scale
             value = 2.0 * _unit_interval(splitmix64(state ^ np.uint64(0x5555))) - 1.0
             reward = 2.0 * _unit_interval(splitmix64(state ^ np.uint64(0xAAAA))) - 1.0
+            terminal = _unit_interval(splitmix64(state ^ np.uint64(0x3333))) < self.terminal_rate
         if not self.rewards:
             reward = np.zeros_like(reward)
+        reward = np.where(terminal, np.round(reward), reward)   # a game's end: won, drawn or lost
         return FakeEvaluation(state=state, prior_logits=logits.astype(np.float32),
-                              value=value.astype(np.float32), reward=reward.astype(np.float32))
+                              value=value.astype(np.float32), reward=reward.astype(np.float32), terminal=terminal)
 
     def initial(self, batch_size: int, offset: int = 0) -> FakeEvaluation:
         """The roots: tree b's root is a distinct position (hash of seed and b + offset)."""
@@ -75,7 +83,8 @@ class FakeNetwork:
             state = splitmix64(np.arange(offset, offset + batch_size, dtype=np.uint64) * _GOLDEN + self.seed)
         evaluation = self._evaluate(state)
         return FakeEvaluation(state=state, prior_logits=evaluation.prior_logits, value=evaluation.value,
-                              reward=np.zeros(batch_size, dtype=np.float32))
+                              reward=np.zeros(batch_size, dtype=np.float32),
+                              terminal=np.zeros(batch_size, dtype=bool))
 
     def recurrent(self, state: np.ndarray, actions: np.ndarray) -> FakeEvaluation:
         """The children reached by `actions` [B] from the nodes whose hashes are `state` [B]."""
@@ -90,7 +99,8 @@ def run_search(tree, config, network: FakeNetwork, legal_mask: np.ndarray, rng=N
 
     node_states uint64 [B, capacity] holds each node's path hash, the way a real caller
     keeps hidden states indexed by node id. `interior_legal` bool [B, A], if given, is
-    passed as the legal mask of every expanded node.
+    passed as the legal mask of every expanded node; the network's ``terminal`` flags are
+    reported to the tree when it has a ``terminal_rate``.
     """
     batch_size = legal_mask.shape[0]
     roots = network.initial(batch_size, root_offset)
@@ -101,6 +111,8 @@ def run_search(tree, config, network: FakeNetwork, legal_mask: np.ndarray, rng=N
     for _ in range(config.num_simulations):
         parents, actions = tree.select(config)
         answer = network.recurrent(node_states[rows, parents], actions)
-        new_nodes = tree.expand_and_backup(config, answer.reward, answer.value, answer.prior_logits, interior_legal)
+        ended = answer.terminal if network.terminal_rate > 0 else None
+        new_nodes = tree.expand_and_backup(config, answer.reward, answer.value, answer.prior_logits, interior_legal,
+                                           ended)
         node_states[rows, new_nodes] = answer.state
     return tree.output(config), node_states

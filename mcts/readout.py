@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcts.config import SearchConfig, SearchOutput
+from mcts.config import LOSS, WIN, SearchConfig, SearchOutput
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class RootStats:
       gumbel: float64 [B, A], the Gumbel noise of this search.
       considered: bool [B, A], Gumbel-top-m root actions.
       value_min, value_max: float64 [B], each tree's min-max statistics.
+      proven: int8 [B, A], each root child's proven result (`SearchConfig.solver`), root
+        player's view; UNPROVEN where none.
     """
 
     visit_counts: np.ndarray
@@ -41,6 +43,7 @@ class RootStats:
     considered: np.ndarray
     value_min: np.ndarray
     value_max: np.ndarray
+    proven: np.ndarray
 
 
 def normalise(q: np.ndarray, value_min: np.ndarray, value_max: np.ndarray) -> np.ndarray:
@@ -118,13 +121,36 @@ def sample_visits(stats: RootStats, temperature: float, rng: np.random.Generator
     return actions
 
 
+def respect_proofs(stats: RootStats, action: np.ndarray) -> np.ndarray:
+    """int32 [B]: ``action``, unless the solver proved better: the most visited proven WIN if
+    any (ties to the lowest id), else, if ``action`` is a proven LOSS, the most visited legal
+    action not proven lost (ties to the higher search prior, then the lowest id)."""
+    action = action.copy()
+    for row in range(action.size):
+        proven, visits = stats.proven[row], stats.visit_counts[row]
+        wins = np.flatnonzero(proven == WIN)
+        if wins.size:
+            action[row] = wins[np.argmax(visits[wins])]
+            continue
+        if proven[action[row]] != LOSS:
+            continue
+        open_ids = np.flatnonzero(stats.legal[row] & (proven != LOSS))
+        if open_ids.size:
+            order = np.lexsort((open_ids, -stats.search_prior[row, open_ids].astype(np.float64),
+                                -visits[open_ids]))
+            action[row] = open_ids[order[0]]
+    return action
+
+
 def build_output(stats: RootStats, config: SearchConfig, temperature: float = 0.0,
                  rng: np.random.Generator | None = None) -> SearchOutput:
     """The SearchOutput of the trees whose roots are `stats`.
 
     Action rule: Gumbel plays the Sequential Halving winner (its Gumbel noise already makes
     the choice stochastic; `temperature` is ignored). pUCT plays the most visited action at
-    temperature 0, else samples visit_counts ** (1 / temperature) with `rng`.
+    temperature 0, else samples visit_counts ** (1 / temperature) with `rng`. With the
+    solver, a proven win replaces either choice and a proven loss is avoided
+    (`respect_proofs`); the policy target stays the search's own.
     """
     if not np.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
@@ -141,6 +167,8 @@ def build_output(stats: RootStats, config: SearchConfig, temperature: float = 0.
             action = sample_visits(stats, float(temperature), rng)
         else:
             action = most_visited(stats)
+    if config.solver:
+        action = respect_proofs(stats, action)
     return SearchOutput(visit_counts=visits, q_values=stats.q_values.astype(np.float32),
                         root_value=stats.root_value.astype(np.float32), policy=policy,
-                        action=action.astype(np.int32))
+                        action=action.astype(np.int32), proven=stats.proven.astype(np.int8))

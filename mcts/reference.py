@@ -28,6 +28,14 @@ The search (B independent trees; node 0 is the root of each):
 * Backup: the leaf's network value G goes up the path; each node on it adds G to its
   value sum, one visit, feeds its Q (from its parent's view) to the min-max statistics,
   and passes ``reward + sign * discount * G`` to its parent.
+* Solver (``config.solver``, two-player; MCTS-Solver, Winands et al. 2008): a new node the
+  caller reports as ``terminal`` (the game ended there) is proven WIN, LOSS or DRAW by the
+  sign of its reward, from the view of the player who moved into it. Proofs go up: a node
+  one of whose children is a proven WIN is proven LOSS (its mover wins); a node all of whose
+  legal children are proven takes the negated best of them. A proven node never changes.
+  Selection (pUCT and the Gumbel interior, not the Gumbel root) takes the lowest proven
+  WIN child if there is one, else skips proven LOSS children unless every legal child is
+  one; `mcts.readout` applies the same rule to the move played. Values back up as before.
 * Tree reuse: `advance(actions)` keeps the chosen child's subtree, renumbered
   breadth-first (the new root is node 0). The next `reset_roots` keeps its statistics
   (visit counts, value sums, children) and only replaces the root prior with the new
@@ -41,8 +49,8 @@ import math
 
 import numpy as np
 
-from mcts.config import SearchConfig, SearchOutput
-from mcts.inputs import action_vector, check_config, check_sizes, expansion_inputs, prepare_roots
+from mcts.config import DRAW, LOSS, UNPROVEN, WIN, SearchConfig, SearchOutput
+from mcts.inputs import action_vector, check_config, check_sizes, expansion_inputs, prepare_roots, terminal_flags
 from mcts.readout import RootStats, build_output
 
 UNEXPANDED = -1   # children[...] of a legal action with no node yet
@@ -62,6 +70,7 @@ class ReferenceTree:
         self.parent = np.full(shape, -1, dtype=np.int32)
         self.prior = np.zeros(shape + (self.num_actions,), dtype=np.float32)
         self.children = np.full(shape + (self.num_actions,), ILLEGAL, dtype=np.int32)
+        self.proven = np.full(shape, UNPROVEN, dtype=np.int8)   # solver: result for the player moving in
         self.num_nodes = np.zeros(self.batch_size, dtype=np.int64)
         self.value_min = np.zeros(self.batch_size, dtype=np.float64)
         self.value_max = np.zeros(self.batch_size, dtype=np.float64)
@@ -98,6 +107,7 @@ class ReferenceTree:
                 self.reward[tree, 0] = 0.0
                 self.parent[tree, 0] = -1
                 self.children[tree, 0] = UNEXPANDED
+                self.proven[tree, 0] = UNPROVEN
             self.network_value[tree, 0] = roots.root_value[tree]
             self.prior[tree, 0] = roots.search_prior[tree]
             for action in range(self.num_actions):
@@ -163,7 +173,27 @@ class ReferenceTree:
         mean_value = self.value_sum[tree, child] / self.visit_count[tree, child]
         return self.reward[tree, child] + sign * config.discount * mean_value
 
+    def _proven_choice(self, tree: int, node: int) -> tuple[int, bool]:
+        """(the lowest action whose child is a proven WIN, or -1; whether to skip the children
+        proven LOSS, which is so unless every legal child is one)."""
+        any_not_lost = False
+        for action in range(self.num_actions):
+            child = int(self.children[tree, node, action])
+            if child == ILLEGAL:
+                continue
+            result = int(self.proven[tree, child]) if child >= 0 else UNPROVEN
+            if result == WIN:
+                return action, False
+            if result != LOSS:
+                any_not_lost = True
+        return -1, any_not_lost
+
     def _puct_action(self, tree: int, node: int, config: SearchConfig) -> int:
+        skip_lost = False
+        if config.solver:
+            win, skip_lost = self._proven_choice(tree, node)
+            if win >= 0:
+                return win
         parent_visits = float(self.visit_count[tree, node])
         parent_mean = self.value_sum[tree, node] / self.visit_count[tree, node]
         exploration = (math.log((parent_visits + config.pb_c_base + 1.0) / config.pb_c_base)
@@ -171,7 +201,7 @@ class ReferenceTree:
         best_score, best_action = -math.inf, -1
         for action in range(self.num_actions):
             child = int(self.children[tree, node, action])
-            if child == ILLEGAL:
+            if child == ILLEGAL or (skip_lost and child >= 0 and self.proven[tree, child] == LOSS):
                 continue
             if child >= 0:
                 q = self._child_q(tree, child, config)
@@ -237,6 +267,11 @@ class ReferenceTree:
         return best_action if best_action >= 0 else fallback_action
 
     def _gumbel_interior_action(self, tree: int, node: int, config: SearchConfig) -> int:
+        skip_lost = False
+        if config.solver:
+            win, skip_lost = self._proven_choice(tree, node)
+            if win >= 0:
+                return win
         sigma, visits, total_visits = self._completed_sigma(tree, node, config)
         logits = [-math.inf] * self.num_actions
         largest = -math.inf
@@ -254,18 +289,23 @@ class ReferenceTree:
         for action in range(self.num_actions):
             if sigma[action] is None:
                 continue
+            child = int(self.children[tree, node, action])
+            if skip_lost and child >= 0 and self.proven[tree, child] == LOSS:
+                continue
             score = weights[action] / weight_sum - visits[action] / (1.0 + total_visits)
             if best_action < 0 or score > best_score:
                 best_score, best_action = score, action
         return best_action
 
     # ------------------------------------------------------- expand, backup
-    def expand_and_backup(self, config: SearchConfig, reward, value, prior_logits, legal_mask=None) -> np.ndarray:
+    def expand_and_backup(self, config: SearchConfig, reward, value, prior_logits, legal_mask=None,
+                          terminal=None) -> np.ndarray:
         """Attach the network's answer for each selected edge and back it up.
 
         reward float32 [B] (view of the player who took the action), value float32 [B]
         (view of the player to move at the new node), prior_logits float32 [B, A],
-        legal_mask bool [B, A] used only with config.tree_legal_masks. Returns the new
+        legal_mask bool [B, A] used only with config.tree_legal_masks, terminal bool [B]
+        (the game ended at the new node) used only with config.solver. Returns the new
         node ids int32 [B].
         """
         config = self._check_search(config)
@@ -273,6 +313,7 @@ class ReferenceTree:
             raise ValueError("expand_and_backup called without a preceding select")
         rewards, values, logits, legal = expansion_inputs(config, reward, value, prior_logits, legal_mask,
                                                           self.batch_size, self.num_actions)
+        ended = terminal_flags(config, terminal, self.batch_size)
         sign = -1.0 if config.two_player else 1.0
         new_nodes = np.empty(self.batch_size, dtype=np.int32)
         for tree in range(self.batch_size):
@@ -286,7 +327,10 @@ class ReferenceTree:
             self.visit_count[tree, node] = 0
             self.value_sum[tree, node] = 0.0
             self._set_prior(tree, node, logits[tree], legal[tree])
+            self.proven[tree, node] = UNPROVEN
             new_nodes[tree] = node
+            if ended[tree]:
+                self._prove(tree, node, float(rewards[tree]))
 
             backed_up = float(values[tree])
             while True:
@@ -302,6 +346,38 @@ class ReferenceTree:
             self.simulations_done[tree] += 1
         self.pending[:] = -1
         return new_nodes
+
+    def _prove(self, tree: int, node: int, reward: float) -> None:
+        """The game ended at ``node``: prove it by its reward, then its ancestors while they
+        become proven (stopping at one already proven: proofs are final)."""
+        self.proven[tree, node] = WIN if reward > 0.0 else (LOSS if reward < 0.0 else DRAW)
+        while node != 0:
+            parent = int(self.parent[tree, node])
+            if self.proven[tree, parent] != UNPROVEN:
+                return
+            result = self._result_from_children(tree, parent)
+            if result == UNPROVEN:
+                return
+            self.proven[tree, parent] = result
+            node = parent
+
+    def _result_from_children(self, tree: int, node: int) -> int:
+        """``node``'s proven result for the player who moved into it, or UNPROVEN: LOSS if a
+        child is a proven WIN for its mover, else the negated best result once every legal
+        child is proven."""
+        best, complete = LOSS - 1, True
+        for action in range(self.num_actions):
+            child = int(self.children[tree, node, action])
+            if child == ILLEGAL:
+                continue
+            result = int(self.proven[tree, child]) if child >= 0 else UNPROVEN
+            if result == WIN:
+                return LOSS
+            if result == UNPROVEN:
+                complete = False
+            elif result > best:
+                best = result
+        return -best if complete and best >= LOSS else UNPROVEN
 
     def _set_prior(self, tree: int, node: int, logits: np.ndarray, legal: np.ndarray) -> None:
         """Softmax over legal actions, scalar float64 loop (the order the Cython tree uses)."""
@@ -325,6 +401,7 @@ class ReferenceTree:
         config = self._check_search(config)
         visit_counts = np.zeros((self.batch_size, self.num_actions), dtype=np.int32)
         q_values = np.full((self.batch_size, self.num_actions), np.nan, dtype=np.float64)
+        proven = np.full((self.batch_size, self.num_actions), UNPROVEN, dtype=np.int8)
         root_value = np.empty(self.batch_size, dtype=np.float64)
         for tree in range(self.batch_size):
             for action in range(self.num_actions):
@@ -332,12 +409,13 @@ class ReferenceTree:
                 if child >= 0:
                     visit_counts[tree, action] = self.visit_count[tree, child]
                     q_values[tree, action] = self._child_q(tree, child, config)
+                    proven[tree, action] = self.proven[tree, child]
             root_value[tree] = self.value_sum[tree, 0] / self.visit_count[tree, 0]
         return RootStats(visit_counts=visit_counts, q_values=q_values, root_value=root_value,
                          root_network_value=self.network_value[:, 0].copy(),
                          network_prior=self.roots.network_prior, search_prior=self.prior[:, 0].copy(),
                          legal=self.roots.legal, gumbel=self.roots.gumbel, considered=self.roots.considered,
-                         value_min=self.value_min.copy(), value_max=self.value_max.copy())
+                         value_min=self.value_min.copy(), value_max=self.value_max.copy(), proven=proven)
 
     def output(self, config: SearchConfig, temperature: float = 0.0, rng=None) -> SearchOutput:
         """Visit counts, root Q, root value, policy target and chosen action (see mcts.readout)."""
@@ -370,7 +448,8 @@ class ReferenceTree:
             kept = np.asarray(order, dtype=np.int64)
             old_children = self.children[tree, kept].copy()
             old_parents = self.parent[tree, kept].copy()
-            for array in (self.visit_count, self.value_sum, self.reward, self.network_value, self.prior):
+            for array in (self.visit_count, self.value_sum, self.reward, self.network_value, self.prior,
+                          self.proven):
                 array[tree, :len(order)] = array[tree, kept].copy()
             for new in range(len(order)):
                 self.parent[tree, new] = -1 if new == 0 else new_id[int(old_parents[new])]

@@ -152,7 +152,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         + ",".join(map(str, DEFAULT_LADDER)) + "; tictactoe 0..64)")
     parser.add_argument("--root", default="puct,gumbel",
                         help="root methods, comma-separated: puct, gumbel, and puct+rules or gumbel+rules "
-                             "to search the real game instead of the learned model (default puct,gumbel)")
+                             "to search the real game instead of the learned model, with +solver to also "
+                             "prove wins and losses from its ends (default puct,gumbel)")
     parser.add_argument("--opponents", default=None,
                         help="baseline PLAYERs (default " + ",".join(DEFAULT_OPPONENTS) + "; +perfect for tictactoe)")
     parser.add_argument("--games", type=int, default=40,

@@ -105,3 +105,44 @@ def test_an_agent_trained_over_the_rules_plays_over_them_unless_told_otherwise(t
     # checkpoints are data: an old or malformed config means the learned model
     for config in ({}, {"search": {}}, {"search": {"model": ["rules"]}}, {"search": "rules"}, None):
         assert training_search_model(config) == "learned"
+
+
+def test_the_solver_proves_exactly_the_tictactoe_values():
+    """Every result the solver proves at a root is the move's exact game value, small endgames
+    are solved by pUCT (whose every selection follows the proofs; Gumbel's root follows its
+    halving schedule), and the move played is then optimal (an untrained network)."""
+    from envs.tictactoe_solver import action_values, reachable_positions
+
+    rng = np.random.default_rng(3)
+    positions = [p for p in reachable_positions() if not p.is_terminal()]
+    sample = [positions[i] for i in rng.choice(len(positions), 60, replace=False)]
+    agent = _untrained(TICTACTOE)
+    for root in ("puct", "gumbel"):
+        config = SearchConfig(num_simulations=300, root=root, gumbel_noise=False, model="rules", solver=True)
+        result = agent.act(sample, config)
+        proven_moves = 0
+        for row, state in enumerate(sample):
+            exact = action_values(state)
+            proven = {a: int(result.proven[row, a]) for a in exact if result.proven[row, a] != 2}
+            assert proven == {a: exact[a] for a in proven}, (state.history, proven, exact)
+            proven_moves += len(proven)
+            if len(exact) <= 4 and root == "puct":   # solved: a winning move, or every move proven
+                assert 1 in proven.values() or len(proven) == len(exact), (root, state.history, proven)
+            if len(proven) == len(exact) or 1 in proven.values():
+                assert exact[int(result.actions[row])] == max(exact.values()), (root, state.history)
+        assert proven_moves > 100
+
+
+def test_without_the_solver_nothing_is_proven():
+    result = _untrained(TICTACTOE).act([TICTACTOE.state_from_actions([0, 1, 3, 4])], _rules(50))
+    assert (result.proven == 2).all()
+
+
+def test_the_solver_suffix_names_a_proving_search():
+    assert split_root("puct+rules+solver") == ("puct", "rules")
+    assert evaluation_search(200, "puct+rules+solver").solver
+    assert not evaluation_search(200, "puct+rules").solver
+    assert parse_agent_spec("agent:x.pt:200:gumbel+rules+solver") == ("x.pt", 200, "gumbel+rules+solver")
+    assert parse_roots("puct+rules,puct+rules+solver") == ("puct+rules", "puct+rules+solver")
+    with pytest.raises(ValueError, match="two_player"):
+        SearchConfig(solver=True, two_player=False)
