@@ -33,7 +33,9 @@ class Analysis:
     """What the agent thinks of one position, from the view of the player to move there.
 
     ``top_moves`` are sorted best first; ``share_kind`` says whether shares are of
-    ``"visits"`` or of the ``"prior"`` (policy-only, 0 simulations).
+    ``"visits"`` or of the ``"prior"`` (policy-only, 0 simulations). ``proven`` is the
+    solver's proof of the chosen move (``"win"``, ``"draw"`` or ``"loss"`` for the player to
+    move; `SearchConfig.solver`), None when nothing was proven.
     """
 
     action: int
@@ -42,6 +44,7 @@ class Analysis:
     share_kind: str
     sims: int
     seconds: float
+    proven: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,13 @@ def analysis_details(analysis: Analysis) -> str:
     return f"{label}: {', '.join(moves)} · {effort} in {analysis.seconds:.2f} s"
 
 
+# what a proof of the chosen move means, said from the agent's side and from the human's
+AGENT_PROOF_WORDS = {"win": "it has proven a win", "draw": "it has proven a draw",
+                     "loss": "it has proven every move loses"}
+HINT_PROOF_WORDS = {"win": "proven: you win by force", "draw": "proven: a draw with best play",
+                    "loss": "proven: you lose against best play"}
+
+
 def agent_move_lines(move_text: str, analysis: Analysis | None, opponent_name: str) -> list[str]:
     """After each opponent move: the move, then (an agent only) an indented line with its reasons.
 
@@ -87,13 +97,15 @@ def agent_move_lines(move_text: str, analysis: Analysis | None, opponent_name: s
     """
     if analysis is None:
         return [f"{opponent_name} plays {move_text}"]
-    return [f"{opponent_name} plays {move_text} · its win chance {percent(analysis.win_probability)}",
+    proof = f" · {AGENT_PROOF_WORDS[analysis.proven]}" if analysis.proven else ""
+    return [f"{opponent_name} plays {move_text} · its win chance {percent(analysis.win_probability)}{proof}",
             f"  {analysis_details(analysis)}"]
 
 
 def hint_lines(analysis: Analysis, move_text: str) -> list[str]:
     """The agent's analysis of the human's position: what it would play in the human's place."""
-    return [f"hint: the agent would play {move_text} · your win chance {percent(analysis.win_probability)}",
+    proof = f" · {HINT_PROOF_WORDS[analysis.proven]}" if analysis.proven else ""
+    return [f"hint: the agent would play {move_text} · your win chance {percent(analysis.win_probability)}{proof}",
             f"  {analysis_details(analysis)}"]
 
 

@@ -20,6 +20,7 @@ from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_l
     score_line, wants_color
 from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, default_root, parse_agent_spec
 from envs.errors import UsageError
+from mcts.config import DRAW, LOSS, WIN
 
 MAX_SIMS = 100_000
 TOP_MOVES_SHOWN = 3
@@ -119,6 +120,9 @@ class BaselineOpponent:
         return int(self.player.act_batch([state])[0]), None
 
 
+PROOF_NAMES = {WIN: "win", DRAW: "draw", LOSS: "loss"}   # SearchOutput.proven codes (else unproven)
+
+
 def analysis_from_act(game, state, result, sims: int) -> Analysis:
     """Turn the first row of an ``ActResult`` into what the player sees.
 
@@ -150,8 +154,10 @@ def analysis_from_act(game, state, result, sims: int) -> Analysis:
         top.append(MoveShare(game.action_to_text(int(action)), float(shares[action]),
                              None if math.isnan(q) or share_kind == "prior" else (float(q) + 1.0) / 2.0))
     root_value = float(result.root_value[0])
+    proven = None if result.proven is None else PROOF_NAMES.get(int(result.proven[0, chosen]))
     return Analysis(action=chosen, win_probability=min(1.0, max(0.0, (root_value + 1.0) / 2.0)),
-                    top_moves=tuple(top), share_kind=share_kind, sims=sims, seconds=float(result.seconds))
+                    top_moves=tuple(top), share_kind=share_kind, sims=sims, seconds=float(result.seconds),
+                    proven=proven)
 
 
 def game_words(game) -> str:

@@ -19,7 +19,7 @@ import pytest
 import envs
 from agent import play as play_module
 from agent.agent import ActResult
-from agent.board_view import BoardView, wants_color
+from agent.board_view import BoardView, agent_move_lines, hint_lines, wants_color
 from agent.play import AgentOpponent, BaselineOpponent, PlaySession
 from envs.players import parse_player
 from scripts.ponder import main
@@ -357,3 +357,23 @@ def test_without_checkpoint_it_plays_the_shipped_agent(monkeypatch, capsys, tiny
     assert asked == ["tictactoe"]
     assert f"opponent: agent ({tiny_checkpoints['tictactoe']}, 2 sims, puct)" in out.splitlines()[0]
     assert len(agent_move_reports(out)) == 1
+
+
+def test_a_proof_of_the_move_is_said_after_the_move_and_in_the_hint():
+    from agent.play import analysis_from_act
+
+    game = envs.get_game("tictactoe")
+    state = game.state_from_actions([0, 3, 1, 4])          # X to move wins with square 3 (action 2)
+    visits = np.array([[0, 0, 9, 0, 0, 1, 0, 0, 0]])
+    proven = np.full((1, 9), 2, dtype=np.int8)
+    proven[0, 2] = 1
+    result = ActResult(np.array([2]), visits, visits / 10, np.zeros((1, 9)), np.array([0.9]),
+                       np.full((1, 9), 0.2), 11, 0.1, proven=proven)
+    analysis = analysis_from_act(game, state, result, sims=10)
+    assert analysis.proven == "win"
+    assert agent_move_lines("3", analysis, "the agent")[0] == \
+        "the agent plays 3 · its win chance 95% · it has proven a win"
+    assert hint_lines(analysis, "3")[0] == "hint: the agent would play 3 · your win chance 95% · proven: you win by force"
+    unproven = analysis_from_act(game, state, ActResult(np.array([2]), visits, visits / 10, np.zeros((1, 9)),
+                                                        np.array([0.9]), np.full((1, 9), 0.2), 11, 0.1), sims=10)
+    assert unproven.proven is None and "proven" not in agent_move_lines("3", unproven, "the agent")[0]
