@@ -47,8 +47,8 @@ cdef class BatchedTree:
     cdef int32_t* schedule          # [B, S]
     cdef Py_ssize_t schedule_length
 
-    cdef int _proven_choice(self, Py_ssize_t tree, Py_ssize_t node, bint* skip_lost) noexcept nogil
-    cdef int8_t _result_from_children(self, Py_ssize_t tree, Py_ssize_t node) noexcept nogil
+    cdef int _child_proofs(self, Py_ssize_t tree, Py_ssize_t node, bint* any_not_lost,
+                           int8_t* node_result) noexcept nogil
     cdef void _prove(self, Py_ssize_t tree, Py_ssize_t node, double reward) noexcept nogil
     cdef int _puct_action(self, Py_ssize_t tree, Py_ssize_t node, SearchParams* params) noexcept nogil
     cdef double _completed_sigma(self, Py_ssize_t tree, Py_ssize_t node, SearchParams* params,

@@ -218,56 +218,45 @@ cdef class BatchedTree:
                 self.pending_action[tree] = action
         return parents, actions
 
-    cdef int _proven_choice(self, Py_ssize_t tree, Py_ssize_t node, bint* skip_lost) noexcept nogil:
-        """The lowest action whose child is a proven WIN, or -1; sets skip_lost unless every
-        legal child is proven LOSS (see the reference)."""
+    cdef int _child_proofs(self, Py_ssize_t tree, Py_ssize_t node, bint* any_not_lost,
+                           int8_t* node_result) noexcept nogil:
+        """One scan of the proofs of node's legal children (ReferenceTree._child_proofs):
+        returns the lowest action whose child is a proven WIN, or -1; sets any_not_lost and
+        node_result (node's own result for the player who moved into it, or UNPROVEN)."""
         cdef Py_ssize_t A = self.num_actions, C = self.capacity, action
         cdef int32_t* children = self.children + (tree * C + node) * A
         cdef int32_t child
-        cdef int8_t result
-        skip_lost[0] = False
+        cdef int8_t result, best = LOSS
+        cdef bint complete = True
+        any_not_lost[0] = False
         for action in range(A):
             child = children[action]
             if child == ILLEGAL:
                 continue
             result = self.proven[tree * C + child] if child >= 0 else UNPROVEN
             if result == WIN:
-                skip_lost[0] = False
+                any_not_lost[0] = True
+                node_result[0] = LOSS
                 return <int>action
             if result != LOSS:
-                skip_lost[0] = True
-        return -1
-
-    cdef int8_t _result_from_children(self, Py_ssize_t tree, Py_ssize_t node) noexcept nogil:
-        cdef Py_ssize_t A = self.num_actions, C = self.capacity, action
-        cdef int32_t* children = self.children + (tree * C + node) * A
-        cdef int32_t child
-        cdef int8_t result, best = LOSS - 1
-        cdef bint complete = True
-        for action in range(A):
-            child = children[action]
-            if child == ILLEGAL:
-                continue
-            result = self.proven[tree * C + child] if child >= 0 else UNPROVEN
-            if result == WIN:
-                return LOSS
+                any_not_lost[0] = True
             if result == UNPROVEN:
                 complete = False
             elif result > best:
                 best = result
-        if complete and best >= LOSS:
-            return -best
-        return UNPROVEN
+        node_result[0] = -best if complete else UNPROVEN
+        return -1
 
     cdef void _prove(self, Py_ssize_t tree, Py_ssize_t node, double reward) noexcept nogil:
         cdef Py_ssize_t C = self.capacity, parent_node
         cdef int8_t result
+        cdef bint any_not_lost
         self.proven[tree * C + node] = WIN if reward > 0.0 else (LOSS if reward < 0.0 else DRAW)
         while node != 0:
             parent_node = self.parent[tree * C + node]
             if self.proven[tree * C + parent_node] != UNPROVEN:
                 return
-            result = self._result_from_children(tree, parent_node)
+            self._child_proofs(tree, parent_node, &any_not_lost, &result)
             if result == UNPROVEN:
                 return
             self.proven[tree * C + parent_node] = result
@@ -278,8 +267,9 @@ cdef class BatchedTree:
         cdef Py_ssize_t index = tree * C + node
         cdef bint skip_lost = False
         cdef int win
+        cdef int8_t node_result
         if params.solver:
-            win = self._proven_choice(tree, node, &skip_lost)
+            win = self._child_proofs(tree, node, &skip_lost, &node_result)
             if win >= 0:
                 return win
         cdef double parent_visits = <double>self.visit_count[index]
@@ -380,8 +370,9 @@ cdef class BatchedTree:
         cdef Py_ssize_t A = self.num_actions, action
         cdef bint skip_lost = False
         cdef int win
+        cdef int8_t node_result
         if params.solver:
-            win = self._proven_choice(tree, node, &skip_lost)
+            win = self._child_proofs(tree, node, &skip_lost, &node_result)
             if win >= 0:
                 return win
         cdef double* sigma = self.scratch + tree * 3 * A
@@ -439,8 +430,9 @@ cdef class BatchedTree:
         cdef double[::1] values_view = values
         cdef float[:, ::1] logits_view = logits
         cdef uint8_t[:, ::1] mask_view = mask
-        ended = terminal_flags(config, terminal, B).view(np.uint8)
-        cdef uint8_t[::1] ended_view = ended
+        ended = terminal_flags(config, terminal, B)
+        cdef bint proving = ended is not None
+        cdef uint8_t[::1] ended_view = ended.view(np.uint8) if proving else None
         cdef bint masked = use_mask
         cdef SearchParams params = _params(config)
         new_nodes = np.empty(B, dtype=np.int32)
@@ -496,7 +488,7 @@ cdef class BatchedTree:
                     children[action] = UNEXPANDED if legal else ILLEGAL
                 new_view[tree] = <int32_t>node
                 self.proven[index] = UNPROVEN
-                if ended_view[tree]:
+                if proving and ended_view[tree]:
                     self._prove(tree, node, rewards_view[tree])
 
                 backed_up = values_view[tree]

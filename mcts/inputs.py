@@ -184,16 +184,15 @@ def expansion_inputs(config: SearchConfig, reward: object, value: object, prior_
     return rewards, values, logits, legal
 
 
-def terminal_flags(config: SearchConfig, terminal: object, batch_size: int) -> np.ndarray:
-    """Validated ``terminal`` bool [B] of `expand_and_backup`; all False when the search has
-    no solver or the caller reports no game ends (a learned-model search cannot know them)."""
+def terminal_flags(config: SearchConfig, terminal: object, batch_size: int) -> np.ndarray | None:
+    """Validated ``terminal`` bool [B] of `expand_and_backup`; None when there is nothing to
+    prove: the search has no solver, or the caller reports no game ends (a learned-model
+    search cannot know them)."""
     if terminal is None:
-        return np.zeros(batch_size, dtype=bool)
+        return None
     array = np.asarray(terminal)
     if array.dtype != np.bool_:
         raise ValueError(f"terminal must be a bool array, got dtype {array.dtype}")
     if array.shape != (batch_size,):
         raise ValueError(f"terminal must have shape {[batch_size]}, got {list(array.shape)}")
-    if not config.solver:
-        return np.zeros(batch_size, dtype=bool)
-    return np.ascontiguousarray(array)
+    return np.ascontiguousarray(array) if config.solver else None

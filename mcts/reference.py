@@ -173,25 +173,31 @@ class ReferenceTree:
         mean_value = self.value_sum[tree, child] / self.visit_count[tree, child]
         return self.reward[tree, child] + sign * config.discount * mean_value
 
-    def _proven_choice(self, tree: int, node: int) -> tuple[int, bool]:
-        """(the lowest action whose child is a proven WIN, or -1; whether to skip the children
-        proven LOSS, which is so unless every legal child is one)."""
-        any_not_lost = False
+    def _child_proofs(self, tree: int, node: int) -> tuple[int, bool, int]:
+        """One scan of the proofs of ``node``'s legal children: (the lowest action whose child
+        is a proven WIN, or -1; whether some child is not proven LOSS, so that selection may
+        skip the lost ones; ``node``'s own result for the player who moved into it: LOSS if a
+        child wins, else the negated best result once every child is proven, else UNPROVEN)."""
+        best, any_not_lost, complete = LOSS, False, True
         for action in range(self.num_actions):
             child = int(self.children[tree, node, action])
             if child == ILLEGAL:
                 continue
             result = int(self.proven[tree, child]) if child >= 0 else UNPROVEN
             if result == WIN:
-                return action, False
+                return action, True, LOSS
             if result != LOSS:
                 any_not_lost = True
-        return -1, any_not_lost
+            if result == UNPROVEN:
+                complete = False
+            elif result > best:
+                best = result
+        return -1, any_not_lost, (-best if complete else UNPROVEN)
 
     def _puct_action(self, tree: int, node: int, config: SearchConfig) -> int:
         skip_lost = False
         if config.solver:
-            win, skip_lost = self._proven_choice(tree, node)
+            win, skip_lost, _ = self._child_proofs(tree, node)
             if win >= 0:
                 return win
         parent_visits = float(self.visit_count[tree, node])
@@ -269,7 +275,7 @@ class ReferenceTree:
     def _gumbel_interior_action(self, tree: int, node: int, config: SearchConfig) -> int:
         skip_lost = False
         if config.solver:
-            win, skip_lost = self._proven_choice(tree, node)
+            win, skip_lost, _ = self._child_proofs(tree, node)
             if win >= 0:
                 return win
         sigma, visits, total_visits = self._completed_sigma(tree, node, config)
@@ -329,7 +335,7 @@ class ReferenceTree:
             self._set_prior(tree, node, logits[tree], legal[tree])
             self.proven[tree, node] = UNPROVEN
             new_nodes[tree] = node
-            if ended[tree]:
+            if ended is not None and ended[tree]:
                 self._prove(tree, node, float(rewards[tree]))
 
             backed_up = float(values[tree])
@@ -355,29 +361,11 @@ class ReferenceTree:
             parent = int(self.parent[tree, node])
             if self.proven[tree, parent] != UNPROVEN:
                 return
-            result = self._result_from_children(tree, parent)
+            _, _, result = self._child_proofs(tree, parent)
             if result == UNPROVEN:
                 return
             self.proven[tree, parent] = result
             node = parent
-
-    def _result_from_children(self, tree: int, node: int) -> int:
-        """``node``'s proven result for the player who moved into it, or UNPROVEN: LOSS if a
-        child is a proven WIN for its mover, else the negated best result once every legal
-        child is proven."""
-        best, complete = LOSS - 1, True
-        for action in range(self.num_actions):
-            child = int(self.children[tree, node, action])
-            if child == ILLEGAL:
-                continue
-            result = int(self.proven[tree, child]) if child >= 0 else UNPROVEN
-            if result == WIN:
-                return LOSS
-            if result == UNPROVEN:
-                complete = False
-            elif result > best:
-                best = result
-        return -best if complete and best >= LOSS else UNPROVEN
 
     def _set_prior(self, tree: int, node: int, logits: np.ndarray, legal: np.ndarray) -> None:
         """Softmax over legal actions, scalar float64 loop (the order the Cython tree uses)."""
