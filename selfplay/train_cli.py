@@ -110,6 +110,10 @@ def _check(config) -> None:
         # the search backs up with the discount its value targets were computed with
         raise UsageError(f"replay.discount ({config.replay.discount:g}) and search.discount "
                          f"({config.search.discount:g}) must be equal: set both")
+    if config.search.solver and config.search.model != "rules":
+        # only a search over the rules sees where games end; over g the flag would do nothing
+        raise UsageError("search.solver proves results from the game's ends, which only a search over "
+                         "the rules sees: set search.model=rules too")
     from envs.registry import get_game
     from selfplay.evaluation import check_opponents
 
