@@ -46,6 +46,24 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``learner.precision`` on ``device``: bfloat16, or None for fp32.
+
+    ``auto`` takes bf16 only where it is native: emulated bf16 (a CPU without AVX512-BF16 or
+    AMX) is slower than fp32, which would defeat its only purpose, more steps per hour.
+    """
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto":
+        if device.type == "cuda":
+            native = torch.cuda.is_bf16_supported()
+        else:
+            from agent.inference import cpu_has_native_bf16
+            native = cpu_has_native_bf16()
+        return torch.bfloat16 if native else None
+    return None
+
+
 class Learner:
     """Trains ``network`` on replay batches; ``step`` counts optimizer steps across resumes."""
 
@@ -56,6 +74,7 @@ class Learner:
         learner = config.learner
         self.optimizer = torch.optim.AdamW(self.network.parameters(), lr=learner.learning_rate,
                                            weight_decay=learner.weight_decay)
+        self.autocast_dtype = resolve_precision(learner.precision, self.device)
         self.step = 0
         self.samples_trained = 0
 
@@ -104,7 +123,9 @@ class Learner:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         self.network.train()
-        result = compute_losses(self.network, self.to_loss_batch(batch), self.config.loss)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
+            result = compute_losses(self.network, self.to_loss_batch(batch), self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
         result.total.backward()
         if self.config.learner.max_grad_norm > 0:

@@ -224,12 +224,10 @@ class SelfPlayHost:
 class LearnerHost:
     """Hosts the `Learner` (on ``device``), pulling batches straight from the replay host.
 
-    ``mixed_precision`` runs each step under ``torch.autocast`` with bfloat16 (no gradient
-    scaler is needed for bfloat16); parameters and optimizer state stay float32.
+    Mixed precision is the learner's own (``learner.precision``), as in the local trainer.
     """
 
-    def __init__(self, config: RunConfig, device: str, replay, seed: int, torch_threads: int,
-                 mixed_precision: bool) -> None:
+    def __init__(self, config: RunConfig, device: str, replay, seed: int, torch_threads: int) -> None:
         import torch
 
         from agent.agent import Agent
@@ -246,7 +244,6 @@ class LearnerHost:
         self.learner = Learner(MuZeroNetwork(self.game, config.network), config, self.device)
         self.replay = replay
         self.client = ReplayClient(replay, config.replay.priority_alpha)
-        self.mixed_precision = bool(mixed_precision)
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7EA4]))
         self.agent = Agent(self.learner.network, self.game, device=str(self.device)) \
             if config.replay.reanalyse_fraction > 0 else None
@@ -304,10 +301,7 @@ class LearnerHost:
             return _call_replay(self.replay.sample, batch_size)   # the replay host is restarting
 
     def _step(self, batch):
-        if not self.mixed_precision:
-            return self.learner.train_step(batch, self.client)
-        with self.torch.autocast(device_type=self.device.type, dtype=self.torch.bfloat16):
-            return self.learner.train_step(batch, self.client)
+        return self.learner.train_step(batch, self.client)
 
     def publish_weights(self) -> dict:
         """The network's weights as numpy arrays: returned into the object store, once per version."""

@@ -110,8 +110,8 @@ def run_ray_training(config: RunConfig, out: Path, resume: bool, show_progress: 
     options = options or RayOptions()
     if address is not None:
         options = dataclasses.replace(options, address=address)
-    if getattr(config.learner, "mixed_precision", False):   # a config key, should the learner section gain one
-        options = dataclasses.replace(options, mixed_precision=True)
+    if options.mixed_precision:   # the learner's own switch, learner.precision, does the work
+        config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, precision="bf16"))
     try:
         import ray
     except ImportError:
@@ -171,8 +171,7 @@ class RayTrainer:
         learner_class = ray.remote(ray_actors.LearnerHost)
         self.learner = learner_class.options(num_cpus=options.learner_cpus, num_gpus=self.placement.learner_gpus,
                                              max_restarts=0).remote(
-            config, self.placement.learner_device, self.replay, seed, max(1, int(options.learner_cpus)),
-            options.mixed_precision)
+            config, self.placement.learner_device, self.replay, seed, max(1, int(options.learner_cpus)))
         self.hosts = [self.replay, self.learner]
         self.learner_device = ray.get(self.learner.device_name.remote())
         if self.checkpoint is not None:
