@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "tree": ("mcts.bench", "tree operations only (fake network), simulations per second"),
     "inference": ("agent.bench", "network evaluations per second, initial and recurrent"),
     "selfplay": ("selfplay.bench", "self-play positions per second (actors only)"),
+    "learner": ("selfplay.bench_learner", "learner steps per second on replay batches, fp32 against bf16"),
 }
 
 

@@ -45,3 +45,22 @@ def test_precision_resolves_and_rejects_unknown_values():
     assert resolve_precision("auto", torch.device("cpu")) in (None, torch.bfloat16)
     with pytest.raises(UsageError, match="precision must be one of fp32, bf16, auto"):
         run_config.apply_overrides(run_config.preset("tictactoe"), ["learner.precision=fp16"])
+
+
+def test_bench_learner_times_each_precision_on_real_replay_batches(capsys):
+    import argparse
+    import json
+
+    from selfplay import bench_learner
+
+    parser = argparse.ArgumentParser()
+    bench_learner.add_arguments(parser)
+    args = parser.parse_args(["--game", "tictactoe", "--repeats", "2", "--steps", "1", "--json",
+                              "--set", "learner.batch_size=16"])
+    assert bench_learner.run(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["batch"] == 16 and set(result["steps_per_second"]) == {"fp32", "bf16"}
+    assert all(len(rates) == 2 and min(rates) > 0 for rates in result["steps_per_second_all"].values())
+    assert result["speedup_vs_first"]["fp32"] == 1.0
+    with pytest.raises(UsageError, match="--precision"):
+        bench_learner.run(parser.parse_args(["--game", "tictactoe", "--precision", "fp16"]))
