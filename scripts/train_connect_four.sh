@@ -10,7 +10,11 @@
 #     rules for a run with search.model=rules).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
-# The shipped agent (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
+# The shipped agent (`c4-j`: self-play over the real rules, bf16 learner, 8 samples per position;
+# one chunk of 118 minutes):
+#   scripts/train_connect_four.sh runs/c4-j 1 118 --set search.model=rules --set learner.precision=bf16 \
+#     --set trainer.samples_per_position=8 --set learner.decay_steps=18000
+# The agent shipped before it (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
 #   scripts/train_connect_four.sh runs/c4-h 2 60 --set search.model=rules
 # The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
 # An earlier agent (`c4-f`, before the consistency loss was in the preset):
