@@ -64,3 +64,17 @@ def test_bench_learner_times_each_precision_on_real_replay_batches(capsys):
     assert result["speedup_vs_first"]["fp32"] == 1.0
     with pytest.raises(UsageError, match="--precision"):
         bench_learner.run(parser.parse_args(["--game", "tictactoe", "--precision", "fp16"]))
+
+
+def test_bf16_steps_update_prioritised_replay():
+    """Prioritised replay takes the step's value errors as float32 even when the loss ran in bf16."""
+    config = run_config.apply_overrides(run_config.preset("tictactoe"),
+                                        ["learner.precision=bf16", "replay.priority_alpha=0.6"])
+    replay = Replay.from_config(config)
+    for actions in (FIRST_PLAYER_WINS, SECOND_PLAYER_WINS, DRAW):
+        replay.add_game(history_of(actions))
+    learner = Learner(MuZeroNetwork(GAME, config.network), config, torch.device("cpu"))
+    batch = replay.sample(16, np.random.default_rng(0))
+    learner.train_step(batch, replay)
+    again = replay.sample(16, np.random.default_rng(0))
+    assert np.isfinite(again.weights).all() and not np.all(again.weights == 1.0)
