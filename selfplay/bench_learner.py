@@ -2,7 +2,7 @@
 
 The trainer's other half: a time-boxed run gets as many learner steps as this allows (the
 actors are throttled to a fixed ratio of samples per position). The replay is filled with
-random-play games of the game so that sampling, augmentation and the consistency loss's
+games from a self-play `Actor` so that sampling, augmentation and the consistency loss's
 target planes cost what they cost in a run; the network is the preset's (random weights:
 speed does not depend on them). Precisions are timed in alternation, repeat by repeat, so a
 noisy shared machine affects them alike; the ratio of medians is the figure to quote.
@@ -32,30 +32,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
-def random_games(game, count: int, rng: np.random.Generator):
-    """``count`` uniformly random games as `GameHistory` (one-hot policies of the moves played)."""
-    from envs.game import mover_reward
-    from selfplay.replay import GameHistory
+def selfplay_games(game, config, count: int, seed: int) -> list:
+    """At least ``count`` finished games from one `Actor`, the trainer's own path to the replay,
+    with the preset's untrained network and one simulation a move (what the batches cost does
+    not depend on how well the games were played)."""
+    import dataclasses
 
-    histories = []
-    for _ in range(count):
-        state = game.initial_state()
-        planes, actions, rewards, to_play, masks = [], [], [], [], []
-        while not state.is_terminal():
-            mask = state.legal_mask()
-            action = int(rng.choice(np.flatnonzero(mask)))
-            planes.append(state.planes())
-            to_play.append(state.to_play)
-            masks.append(mask)
-            mover = state.to_play
-            state = state.play(action)
-            actions.append(action)
-            rewards.append(mover_reward(state, mover))
-        histories.append(GameHistory(
-            np.stack(planes).astype(np.float32), np.asarray(actions, np.int64), np.asarray(rewards, np.float32),
-            np.asarray(to_play, np.int8), np.eye(game.num_actions, dtype=np.float32)[actions],
-            np.zeros(len(actions), np.float32), np.stack(masks), np.zeros(0, np.int64)))
-    return histories
+    from agent.agent import Agent
+    from agent.networks import MuZeroNetwork
+    from selfplay.actor import Actor
+
+    agent = Agent(MuZeroNetwork(game, config.network), game, device="cpu")
+    search = dataclasses.replace(config.search, num_simulations=1)
+    actor = Actor(game, agent, search, config.actor, np.random.default_rng(seed))
+    games: list = []
+    while len(games) < count:
+        games.extend(actor.play_move())
+    return games
 
 
 def measure(game_name: str, precisions: list[str], repeats: int, steps: int, threads: int,
@@ -74,7 +67,7 @@ def measure(game_name: str, precisions: list[str], repeats: int, steps: int, thr
     config = apply_overrides(preset(game.name), list(overrides))
     rng = np.random.default_rng(seed)
     replay = Replay.from_config(config)
-    for history in random_games(game, 200, rng):
+    for history in selfplay_games(game, config, 200, seed):
         replay.add_game(history)
     learners = {}
     for precision in precisions:

@@ -101,8 +101,8 @@ class LearnerConfig:
     device: str = "auto"
     # bf16: the loss's forward pass under bfloat16 autocast (parameters, gradients and Adam
     # state stay float32); auto: bf16 where it is native (a CPU with AVX512-BF16/AMX, or a
-    # GPU with bf16), else fp32. On this project's 2-core CPU a Connect Four step took
-    # 0.36 s instead of 0.59 (docs/results.md).
+    # GPU with bf16), else fp32. On this project's 2-core CPU: 1.6x the Connect Four learner
+    # steps per second (`ponder bench learner`, docs/benchmarks.md).
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
@@ -202,7 +202,7 @@ def preset(game_name: str) -> RunConfig:
                                 min_positions=5_000, symmetries="mirror"),
             # bf16 where native: the learner was what held c4-h's run back; c4-j with it did
             # 1.6x the steps in the same time and played level or better (docs/results.md).
-            # Tic-tac-toe's tiny network gains nothing from it (17.6 vs 17.7 steps/s), so only here.
+            # Tic-tac-toe's tiny network gains nothing from it (x1.02), so only here.
             learner=LearnerConfig(batch_size=256, learning_rate=2e-3, final_learning_rate=2e-4,
                                   warmup_steps=200, decay_steps=13_000, weight_decay=1e-4,
                                   precision="auto"),
