@@ -33,7 +33,9 @@ def test_tiny_network_overfits_a_handful_of_positions():
     batch, policy_targets = _batch()
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     first = None
-    for _ in range(300):
+    # 600 steps, not 300: the eval-mode answers below use BatchNorm's running statistics,
+    # which lag the weights; at 300 one reward sat at 0.56 on an Intel CPU (0.3 at 600)
+    for _ in range(600):
         loss, parts = unrolled_loss(net, batch, LossConfig())
         first = first if first is not None else parts["total"]
         optimizer.zero_grad()
