@@ -13,9 +13,10 @@ A search with ``SearchConfig.model == "rules"`` steps through the real game inst
 (`agent.rules_search`: the same trees, f(h(s)) at each real position, exact rewards at the
 end), to measure what the learned model costs.
 
-Tree reuse between moves is optional, through a `SearchSession` that keeps the trees and
-their hidden states: when a new position extends the previous root by the moves played
-since, the tree advances into that subtree; otherwise that game starts from a fresh root.
+Tree reuse between moves is optional, through a `SearchSession` (`agent.reuse`) that keeps
+the trees and what their nodes stand for (hidden states, or real positions over the rules):
+when a new position extends a previous root by the moves played since, its tree advances
+into that subtree; otherwise that game starts from a fresh root.
 
 Torch thread counts are the entry points' business (design.md), never set here.
 """
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -32,6 +32,7 @@ import torch
 
 from agent.checkpoint import CheckpointError, load_checkpoint
 from agent.networks import MuZeroNetwork
+from agent.reuse import SearchSession, carry_hidden, carry_over
 from agent.rules_search import search_over_rules
 from mcts import BatchedTree, SearchConfig
 from mcts.config import MODELS
@@ -67,34 +68,6 @@ class ActResult:
     network_evals: int
     seconds: float
     proven: np.ndarray | None = None
-
-
-class SearchSession:
-    """Trees and hidden states kept between the moves of B games, for tree reuse (pUCT).
-
-    Create one with `Agent.new_session(B)` and pass it to every `act` of those B games in
-    the same order. The trees have room for ``capacity_factor`` searches' worth of nodes;
-    when a kept subtree would not leave room for a full search, all B trees start fresh
-    (``fresh_starts`` counts those, ``reused_trees`` counts trees that kept a subtree).
-    """
-
-    def __init__(self, batch_size: int, capacity_factor: int = 2) -> None:
-        if batch_size < 1:
-            raise ValueError(f"a session needs batch_size >= 1, got {batch_size}")
-        self.batch_size = batch_size
-        self.capacity_factor = max(1, int(capacity_factor))
-        self.tree = None
-        self.hidden: torch.Tensor | None = None       # [B, capacity, channels, H, W]
-        self.capacity = 0
-        self.histories: list[tuple[int, ...]] | None = None
-        self.last_visits: np.ndarray | None = None    # [B, A] root visits of the last search
-        self.search_key: tuple | None = None          # (num_simulations, root) of the last search
-        self.reused_trees = 0
-        self.fresh_starts = 0
-
-    def clear(self) -> None:
-        """Forget the trees (the next act starts fresh)."""
-        self.tree, self.hidden, self.histories, self.last_visits, self.search_key = None, None, None, None, None
 
 
 def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
@@ -167,9 +140,9 @@ class Agent:
         agent.trained_model = training_search_model(checkpoint.config)
         return agent
 
-    def new_session(self, batch_size: int) -> SearchSession:
-        """Persistent trees for tree reuse between the moves of ``batch_size`` games."""
-        return SearchSession(batch_size)
+    def new_session(self, capacity_factor: int = 2) -> SearchSession:
+        """Persistent trees for tree reuse between moves (pUCT), for any games in any order."""
+        return SearchSession(capacity_factor)
 
     # ------------------------------------------------------------------- acting
     def search_config(self, search: SearchConfig | int) -> SearchConfig | None:
@@ -198,8 +171,6 @@ class Agent:
         for index, state in enumerate(states):
             if state.is_terminal():
                 raise ValueError(f"position {index} is terminal: there is no move to choose")
-        if session is not None and session.batch_size != len(states):
-            raise ValueError(f"session is for {session.batch_size} games, got {len(states)} positions")
         needs_rng = temperature > 0 or (config is not None and (
             config.dirichlet_fraction > 0 or (config.root == "gumbel" and config.gumbel_noise)))
         if rng is None and needs_rng:
@@ -249,11 +220,12 @@ class Agent:
     def _search(self, config, states, root_hidden, prior_logits, root_value, legal, temperature, rng, session):
         """(SearchOutput, positions the network evaluated below the roots)."""
         if config.model == "rules":
-            # over the real game (agent.rules_search): no hidden states to keep, no tree reuse
-            return search_over_rules(self, config, states, prior_logits, root_value, legal, temperature, rng)
+            # over the real game (agent.rules_search): the session keeps real positions
+            return search_over_rules(self, config, states, prior_logits, root_value, legal, temperature, rng,
+                                     session)
         batch = len(states)
         simulations = config.num_simulations
-        tree, store, _reused = self._trees_for(config, states, session, root_hidden)
+        tree, store = self._trees_for(config, states, session, root_hidden)
         capacity = store.shape[1]
         store[:, 0] = root_hidden
         # A fresh tree has no subtree to keep; a reused one keeps its subtree (the trees' default).
@@ -278,74 +250,29 @@ class Agent:
             flat_store.index_copy_(0, row_offsets + new_t, next_hidden)
         output = tree.output(config, temperature, rng)
         if session is not None:
-            session.tree, session.hidden, session.capacity = tree, store, capacity
-            session.histories = [tuple(state.history) for state in states]
-            session.last_visits = np.asarray(output.visit_counts)
-            session.search_key = (config.num_simulations, config.root)
+            session.remember(tree, states, config, hidden=store)
         return output, batch * simulations
 
     def _new_store(self, batch: int, capacity: int, root_hidden: torch.Tensor) -> torch.Tensor:
         return torch.empty((batch, capacity, *root_hidden.shape[1:]), dtype=root_hidden.dtype, device=self.device)
 
     def _trees_for(self, config, states, session, root_hidden):
-        """(tree, hidden store, keep_subtrees) for this search: reused from the session when possible."""
+        """(tree, hidden store) for this search: carried over from the session when possible."""
         batch, simulations = len(states), config.num_simulations
         if session is None:
             capacity = simulations + 1
-            return self.tree_factory(batch, self.num_actions, capacity), \
-                self._new_store(batch, capacity, root_hidden), False
-        capacity = session.capacity_factor * simulations + 1
-        reusable = (session.tree is not None and config.root == "puct"
-                    and session.search_key == (simulations, config.root) and session.capacity == capacity
-                    and session.hidden.dtype == root_hidden.dtype)
-        if reusable:
-            advanced = self._advance(session, states, simulations)
-            if advanced is not None:
-                return session.tree, advanced, True
-        session.fresh_starts += 1
-        return self.tree_factory(batch, self.num_actions, capacity), \
-            self._new_store(batch, capacity, root_hidden), False
-
-    def _advance(self, session: SearchSession, states, simulations: int) -> torch.Tensor | None:
-        """Advance the session's trees to the new positions; the gathered hidden store, or None
-        when the trees cannot be reused (then the caller starts all of them fresh)."""
-        played: list[tuple[int, ...] | None] = []
-        for old, state in zip(session.histories, states):
-            new = tuple(state.history)
-            played.append(new[len(old):] if len(new) > len(old) and new[:len(old)] == old else None)
-        plies = Counter(len(moves) for moves in played if moves is not None)
-        if not plies:
-            return None
-        depth = plies.most_common(1)[0][0]
-        unvisited = session.last_visits == 0
-        batch, capacity = session.batch_size, session.capacity
-        mapping = None
-        for ply in range(depth):
-            actions = np.empty(batch, dtype=np.int64)
-            for game, moves in enumerate(played):
-                if moves is not None and len(moves) == depth:
-                    actions[game] = moves[ply]
-                    continue
-                # This game cannot reuse its tree: advance it into a child that was never
-                # expanded, which leaves it empty (a fresh root at reset_roots).
-                if ply == 0:
-                    empty_children = np.flatnonzero(unvisited[game])
-                    if empty_children.size == 0:
-                        return None
-                    actions[game] = empty_children[0]
-                else:
-                    actions[game] = 0   # an empty tree stays empty
-            old_ids = np.asarray(session.tree.advance(actions), dtype=np.int64)
-            mapping = old_ids if mapping is None else np.where(
-                old_ids >= 0, np.take_along_axis(mapping, np.clip(old_ids, 0, None), axis=1), -1)
-        kept = (mapping >= 0).sum(axis=1)
-        if (np.maximum(kept, 1) + simulations > capacity).any():
-            return None
-        session.reused_trees += int((kept > 0).sum())
-        offsets = (np.arange(batch, dtype=np.int64) * capacity)[:, None]
-        source = torch.from_numpy((offsets + np.clip(mapping, 0, None)).reshape(-1)).to(self.device)
-        old_flat = session.hidden.view(batch * capacity, *session.hidden.shape[2:])
-        return old_flat.index_select(0, source).view_as(session.hidden)
+            return self.tree_factory(batch, self.num_actions, capacity), self._new_store(batch, capacity, root_hidden)
+        carried = None
+        if session.hidden is not None and session.hidden.dtype == root_hidden.dtype:
+            carried = carry_over(session, states, config)
+        if carried is None:
+            session.fresh_trees += batch
+            capacity = session.capacity_for(simulations)
+            return self.tree_factory(batch, self.num_actions, capacity), self._new_store(batch, capacity, root_hidden)
+        kept = int(carried.kept.sum())
+        session.reused_trees += kept
+        session.fresh_trees += batch - kept
+        return carried.tree, carry_hidden(session.hidden, carried)
 
 
 def _search_section(run_config: dict) -> dict:

@@ -74,6 +74,9 @@ class AgentOpponent:
         self.root = root
         self.source = source
         self._rng = np.random.default_rng(seed)
+        # tree reuse: each search starts from what the last one found below this position
+        # (pUCT; `agent.reuse`), so the agent keeps the thinking it did on earlier moves
+        self._session = agent.new_session()
 
     @property
     def label(self) -> str:
@@ -93,7 +96,7 @@ class AgentOpponent:
         # The arena's deterministic search (no root or Gumbel noise; 0 = policy only):
         # in play the agent shows its best judgement, the same one it is measured by.
         search = evaluation_search(self.sims, self.root, self.agent.discount)
-        result = self.agent.act([state], search, temperature=0.0, rng=self._rng)
+        result = self.agent.act([state], search, temperature=0.0, rng=self._rng, session=self._session)
         return analysis_from_act(self.game, state, result, self.sims)
 
     def choose(self, state) -> tuple[int, Analysis]:

@@ -16,6 +16,24 @@ AGENT_PREFIX = "agent:"
 # "+rules": search the real game; "+solver": also prove wins and losses from its ends (MCTS-Solver)
 ROOTS = ("puct", "gumbel", "puct+rules", "gumbel+rules", "puct+rules+solver", "gumbel+rules+solver")
 DEFAULT_SIMS = 50
+# appended to a pUCT root (`puct+rules+reuse`): keep the search tree between the agent's
+# moves (`agent.reuse`); each move still runs SIMS new simulations on top of the kept subtree
+REUSE = "+reuse"
+
+
+def split_reuse(root: str) -> tuple[str, bool]:
+    """``puct+rules+reuse`` -> (``puct+rules``, True); a root without the suffix -> (root, False)."""
+    return (root[:-len(REUSE)], True) if root.endswith(REUSE) else (root, False)
+
+
+def check_root(root: str, spec: str) -> None:
+    """UsageError (one line) unless ``root`` is one of ROOTS, optionally a pUCT one with +reuse."""
+    base, reuse = split_reuse(root)
+    if base not in ROOTS:
+        raise UsageError(f"{spec!r}: ROOT must be one of {', '.join(ROOTS)} (a puct one may end in {REUSE}), "
+                         f"got {root!r}")
+    if reuse and not base.startswith("puct"):
+        raise UsageError(f"{spec!r}: {REUSE} keeps pUCT trees only (Gumbel starts each move from a fresh root)")
 
 
 def default_root(trained_model: str) -> str:
@@ -38,13 +56,12 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
     root, sims = None, DEFAULT_SIMS
     if len(parts) >= 3 and not parts[-1].isdigit():
         root = parts.pop()
-        if root not in ROOTS:
-            raise UsageError(f"{spec!r}: ROOT must be one of {', '.join(ROOTS)}, got {root!r}")
+        check_root(root, spec)
         if not parts[-1].isdigit():
             raise UsageError(f"{spec!r}: SIMS must be a whole number, got {parts[-1]!r}")
     if len(parts) >= 2 and parts[-1].isdigit():
         sims = int(parts.pop())
-    elif len(parts) >= 2 and parts[-1] in ROOTS:
+    elif len(parts) >= 2 and split_reuse(parts[-1])[0] in ROOTS:
         raise UsageError(f"{spec!r}: write agent:PATH:SIMS:ROOT (SIMS before ROOT)")
     path = ":".join(parts)   # a path may itself hold colons
     if not path:
@@ -81,12 +98,14 @@ class AgentPlayer:
         if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
             raise UsageError(f"agent simulations must be a whole number >= 0, got {sims!r}")
         root = root or default_root(getattr(agent, "trained_model", "learned"))   # doubles have none
-        if root not in ROOTS:
-            raise UsageError(f"agent root must be one of {', '.join(ROOTS)}, got {root!r}")
+        check_root(root, "agent root")
+        base_root, reuse = split_reuse(root)
         self.agent = agent
         self.sims = sims
         self.root = root
-        self.search = evaluation_search(sims, root, agent.discount)
+        self.search = evaluation_search(sims, base_root, agent.discount)
+        # with +reuse, one session follows every game this player is handed (`agent.reuse`)
+        self.session = agent.new_session() if reuse and sims > 0 else None
         source = getattr(agent, "checkpoint_path", None) or "network"
         self.name = name or f"agent:{source}:{sims}:{root}"
         self._network_evals = 0
@@ -97,7 +116,7 @@ class AgentPlayer:
         """One move per (non-terminal) state, from one batched search."""
         if not states:
             return []
-        result = self.agent.act(list(states), self.search, temperature=0.0)
+        result = self.agent.act(list(states), self.search, temperature=0.0, session=self.session)
         self._network_evals += result.network_evals
         self._seconds += result.seconds
         self._moves += len(states)

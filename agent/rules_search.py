@@ -24,25 +24,30 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from agent.reuse import SearchSession, carry_over, carry_positions
 from envs.game import mover_reward
 from mcts import SearchConfig, SearchOutput
 
 
 def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logits: np.ndarray,
                       root_value: np.ndarray, legal: np.ndarray, temperature: float,
-                      rng: np.random.Generator | None) -> tuple[SearchOutput, int]:
+                      rng: np.random.Generator | None, session: SearchSession | None = None
+                      ) -> tuple[SearchOutput, int]:
     """One batched search of ``config.num_simulations`` over the rules from each of ``states``,
     and how many positions the network evaluated (a simulation that ends a game needs none).
 
     ``prior_logits``, ``root_value`` and ``legal`` are the roots' network answers and legal
     masks, as `Agent.act` already computed them. One network call per simulation evaluates
-    every new non-terminal node of all B trees together.
+    every new non-terminal node of all B trees together. With a ``session`` (pUCT), a
+    position that follows one searched before keeps that search's subtree and the real
+    positions of its nodes (`agent.reuse`).
     """
     config = dataclasses.replace(config, tree_legal_masks=True)   # the caller knows every node's moves
     batch, num_actions = len(states), agent.num_actions
-    tree = agent.tree_factory(batch, num_actions, config.num_simulations + 1)
+    tree, positions = _trees_for(agent, config, states, session)
+    for row, state in enumerate(states):
+        positions[row][0] = state
     tree.reset_roots(config, prior_logits, root_value, legal, rng)
-    positions: list[dict[int, object]] = [{0: state} for state in states]
     evaluated = 0
     for _ in range(config.num_simulations):
         parents, actions = tree.select(config)
@@ -75,4 +80,22 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
         new_nodes = tree.expand_and_backup(config, rewards, values, logits, masks, ended)
         for row, node in enumerate(np.asarray(new_nodes).tolist()):
             positions[row][node] = children[row]
+    if session is not None:
+        session.remember(tree, states, config, positions=positions)
     return tree.output(config, temperature, rng), evaluated
+
+
+def _trees_for(agent, config: SearchConfig, states: Sequence, session: SearchSession | None):
+    """(tree, each tree's node -> position): carried over from the session when possible."""
+    batch = len(states)
+    if session is None:
+        return agent.tree_factory(batch, agent.num_actions, config.num_simulations + 1), [{} for _ in states]
+    carried = carry_over(session, states, config) if session.positions is not None else None
+    if carried is None:
+        session.fresh_trees += batch
+        tree = agent.tree_factory(batch, agent.num_actions, session.capacity_for(config.num_simulations))
+        return tree, [{} for _ in states]
+    kept = int(carried.kept.sum())
+    session.reused_trees += kept
+    session.fresh_trees += batch - kept
+    return carried.tree, carry_positions(session.positions, carried)

@@ -19,7 +19,8 @@ from libc.math cimport exp, log, sqrt, INFINITY, isfinite
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 
 from mcts.config import SearchConfig, SearchOutput
-from mcts.inputs import action_vector, bool_mask, check_config, check_sizes, prepare_roots, terminal_flags
+from mcts.inputs import (NODE_ARRAYS, action_vector, bool_mask, check_config, check_sizes, check_take_rows,
+                         prepare_roots, terminal_flags)
 from mcts.readout import RootStats, build_output
 
 cdef enum:
@@ -619,3 +620,18 @@ cdef class BatchedTree:
                 self.num_nodes[tree] = count
         self.ready = False
         return old_ids
+
+    def take_rows(self, rows):
+        """A new tree whose row i is a copy of this tree's row ``rows[i]`` (-1: an empty row).
+
+        The same capacity and actions; rows may repeat. Why: a batch of games shrinks as
+        games end, so the trees kept for tree reuse must follow the games that go on.
+        Like `advance`, the result starts its next search at reset_roots.
+        """
+        taken_rows = check_take_rows(rows, self.batch_size)
+        cdef BatchedTree taken = BatchedTree(taken_rows.size, self.num_actions, self.capacity)
+        kept = taken_rows >= 0
+        source = taken_rows[kept]
+        for name in NODE_ARRAYS + ("num_nodes",):
+            taken._arrays[name][kept] = self._arrays[name][source]
+        return taken

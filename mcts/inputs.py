@@ -30,6 +30,21 @@ def check_sizes(batch_size: object, num_actions: object, capacity: object) -> tu
     return int(batch_size), int(num_actions), int(capacity)
 
 
+# per-node arrays of a tree (what `take_rows` copies): [B, capacity] or [B, capacity, A]
+NODE_ARRAYS = ("visit_count", "value_sum", "reward", "network_value", "parent", "prior", "children", "proven")
+
+
+def check_take_rows(rows: object, batch_size: int) -> np.ndarray:
+    """int64 ``[B']`` row indices for `take_rows`: each in [-1, batch_size), at least one."""
+    array = np.asarray(rows)
+    if array.ndim != 1 or array.size == 0 or (array.dtype.kind not in "iu"):
+        raise ValueError(f"rows must be a non-empty 1-d int array, got {array!r}")
+    array = array.astype(np.int64)
+    if ((array < -1) | (array >= batch_size)).any():
+        raise ValueError(f"rows must be in [-1, {batch_size}), got {array.tolist()}")
+    return array
+
+
 def float_array(values: object, shape: tuple[int, ...], name: str, dtype=np.float32) -> np.ndarray:
     """`values` as a C-contiguous array of `dtype` with exactly `shape`, all finite."""
     array = np.asarray(values)

@@ -50,7 +50,8 @@ import math
 import numpy as np
 
 from mcts.config import DRAW, LOSS, UNPROVEN, WIN, SearchConfig, SearchOutput
-from mcts.inputs import action_vector, check_config, check_sizes, expansion_inputs, prepare_roots, terminal_flags
+from mcts.inputs import (NODE_ARRAYS, action_vector, check_config, check_sizes, check_take_rows, expansion_inputs,
+                         prepare_roots, terminal_flags)
 from mcts.readout import RootStats, build_output
 
 UNEXPANDED = -1   # children[...] of a legal action with no node yet
@@ -448,3 +449,16 @@ class ReferenceTree:
             old_ids[tree, :len(order)] = kept
         self.ready = False
         return old_ids
+
+    def take_rows(self, rows) -> "ReferenceTree":
+        """A new tree whose tree i is a copy of this one's tree ``rows[i]`` (-1: an empty tree).
+
+        Same capacity and actions; rows may repeat. For tree reuse in a batch of games that
+        shrinks as games end. The result starts its next search at reset_roots.
+        """
+        taken_rows = check_take_rows(rows, self.batch_size)
+        taken = ReferenceTree(taken_rows.size, self.num_actions, self.capacity)
+        kept = taken_rows >= 0
+        for name in NODE_ARRAYS + ("num_nodes",):
+            getattr(taken, name)[kept] = getattr(self, name)[taken_rows[kept]]
+        return taken

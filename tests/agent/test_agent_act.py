@@ -130,7 +130,7 @@ def test_search_blocks_the_opponents_win(mode):
 def test_session_reuses_the_subtree_and_matches_legal_moves():
     agent = Agent(RulesNetwork("reward"), GAME)
     states = [GAME.initial_state(), GAME.state_from_actions([4])]
-    session = agent.new_session(2)
+    session = agent.new_session()
     first = agent.act(states, 40, session=session)
     after = [s.play(int(a)) for s, a in zip(states, first.actions)]
     second = agent.act(after, 40, session=session)          # self-play: one ply later
@@ -149,8 +149,7 @@ def test_session_reuses_the_subtree_and_matches_legal_moves():
     unrelated = [GAME.state_from_actions([8]), reply[1] if extended.is_terminal() else extended]
     fourth = agent.act(unrelated, 40, session=session)
     assert fourth.visit_counts[0].sum() == 40
-    with pytest.raises(ValueError, match="session"):
-        agent.act([GAME.initial_state()], 5, session=session)
+    # games may drop out and change order between searches: tests/agent/test_tree_reuse.py
 
 
 def test_session_search_equals_fresh_search_on_first_move():
@@ -158,7 +157,7 @@ def test_session_search_equals_fresh_search_on_first_move():
     agent = Agent(MuZeroNetwork(GAME, NetworkConfig(channels=8)), GAME)
     states = _positions()
     fresh = agent.act(states, 20)
-    with_session = agent.act(states, 20, session=SearchSession(4))
+    with_session = agent.act(states, 20, session=SearchSession())
     np.testing.assert_array_equal(fresh.visit_counts, with_session.visit_counts)
 
 

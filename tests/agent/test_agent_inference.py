@@ -144,7 +144,7 @@ def test_agent_modes_search_alike_and_reuse_trees():
         agent = Agent(trained_statistics_network(game, CONFIGS["tictactoe"]), game, inference=mode)
         assert agent.inference == mode
         results[mode] = agent.act(positions, 16)
-        session = agent.new_session(len(positions))
+        session = agent.new_session()
         first = agent.act(positions, 8, session=session)
         following = [state.play(int(action)) for state, action in zip(positions, first.actions)]
         following = [state for state in following if not state.is_terminal()]
@@ -160,7 +160,7 @@ def test_session_restarts_when_the_hidden_dtype_changes():
     network = trained_statistics_network(game, CONFIGS["tictactoe"])
     agent = Agent(network, game, inference="fp32")
     positions = [game.initial_state().play(4)]
-    session = agent.new_session(1)
+    session = agent.new_session()
     agent.act(positions, 8, session=session)
     network.set_inference("bf16")
     result = agent.act([positions[0].play(0)], 8, session=session)

@@ -232,6 +232,9 @@ class FakeAgent:
         self.game = game
         self.searches: list[int] = []
 
+    def new_session(self):
+        return None   # no trees to keep
+
     def act(self, states, search, *, temperature=0.0, rng=None, session=None):
         sims = search if isinstance(search, int) else search.num_simulations
         self.searches.append(sims)

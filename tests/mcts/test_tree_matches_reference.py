@@ -115,3 +115,30 @@ def test_tree_reuse_matches_reference():
         assert ((second.visit_counts.sum(axis=1) - 30) == np.maximum(kept_visits - 1, 0)).all()
     np.testing.assert_array_equal(results[0][0], results[1][0])
     _assert_same(results[0][1], results[1][1])
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.sampled_from([1, 3, 8]), sims=st.sampled_from([5, 30]), actions=st.integers(2, 9),
+       new_batch=st.integers(1, 10), seed=st.integers(0, 2**31 - 1))
+def test_take_rows_matches_reference(batch, sims, actions, new_batch, seed):
+    # the arena's batch shrinks and reorders as games end: advance, keep some rows (some
+    # twice, some fresh), search again; both trees must agree and the kept visits carry over
+    rng = np.random.default_rng(seed)
+    legal = np.ones((batch, actions), dtype=bool)
+    config = SearchConfig(num_simulations=sims)
+    network = FakeNetwork(actions, seed=seed % 1000)
+    rows = rng.integers(-1, batch, new_batch)
+    results = []
+    for tree_class in (ReferenceTree, BatchedTree):
+        tree = tree_class(batch, actions, 2 * sims + 1)
+        first, _ = run_search(tree, config, network, legal)
+        played = rng.integers(0, actions, batch) if tree_class is ReferenceTree else results[0][0]
+        tree.advance(played)
+        taken = tree.take_rows(rows)
+        assert (taken.batch_size, taken.capacity) == (new_batch, tree.capacity)
+        second, _ = run_search(taken, config, network, np.ones((new_batch, actions), dtype=bool), root_offset=3)
+        kept_visits = np.where(rows >= 0, np.maximum(first.visit_counts[np.clip(rows, 0, None),
+                                                                        played[np.clip(rows, 0, None)]] - 1, 0), 0)
+        np.testing.assert_array_equal(second.visit_counts.sum(axis=1), sims + kept_visits)
+        results.append((played, second))
+    _assert_same(results[0][1], results[1][1])

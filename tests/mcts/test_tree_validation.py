@@ -81,6 +81,9 @@ def test_call_order_and_expansion_inputs(tree_class):
     np.testing.assert_array_equal(new_nodes, [1, 1])
     with pytest.raises(ValueError, match="actions"):
         tree.advance(np.array([0, 3]))
+    for bad_rows in ([], [2], [-2], [[0]], [0.5]):
+        with pytest.raises(ValueError, match="rows"):
+            tree.take_rows(np.array(bad_rows))
     with pytest.raises(ValueError, match="temperature"):
         tree.output(CONFIG, temperature=-1.0)
     with pytest.raises(ValueError, match="rng"):
