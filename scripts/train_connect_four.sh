@@ -14,6 +14,10 @@
 # one chunk of 118 minutes):
 #   scripts/train_connect_four.sh runs/c4-j 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000
+# The broader-openings run (`c4-k`: 0.95 vs alphabeta:4 but 0.34 against c4-j; docs/results.md):
+#   scripts/train_connect_four.sh runs/c4-k 1 118 --set search.model=rules --set learner.precision=bf16 \
+#     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 \
+#     --set actor.random_opening_fraction=0.25 --set actor.random_opening_moves=6
 # The agent shipped before it (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
 #   scripts/train_connect_four.sh runs/c4-h 2 60 --set search.model=rules
 # The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
