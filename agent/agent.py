@@ -32,7 +32,7 @@ import torch
 
 from agent.checkpoint import CheckpointError, load_checkpoint
 from agent.networks import MuZeroNetwork
-from agent.reuse import SearchSession, carry_hidden, carry_over
+from agent.reuse import SearchSession, carry_hidden, trees_for_search
 from agent.rules_search import search_over_rules
 from mcts import BatchedTree, SearchConfig
 from mcts.config import MODELS
@@ -262,16 +262,12 @@ class Agent:
         if session is None:
             capacity = simulations + 1
             return self.tree_factory(batch, self.num_actions, capacity), self._new_store(batch, capacity, root_hidden)
-        carried = None
-        if session.hidden is not None and session.hidden.dtype == root_hidden.dtype:
-            carried = carry_over(session, states, config)
-        if carried is None:
-            session.fresh_trees += batch
-            capacity = session.capacity_for(simulations)
-            return self.tree_factory(batch, self.num_actions, capacity), self._new_store(batch, capacity, root_hidden)
-        kept = int(carried.kept.sum())
-        session.reused_trees += kept
-        session.fresh_trees += batch - kept
+        same_dtype = session.hidden is not None and session.hidden.dtype == root_hidden.dtype
+        carried = trees_for_search(session, states, config,
+                                   lambda rows, capacity: self.tree_factory(rows, self.num_actions, capacity),
+                                   reusable=same_dtype)
+        if not carried.kept.any():
+            return carried.tree, self._new_store(batch, carried.tree.capacity, root_hidden)
         return carried.tree, carry_hidden(session.hidden, carried)
 
 

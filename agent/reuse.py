@@ -50,10 +50,6 @@ class SearchSession:
                 or self.capacity_factor < 1:
             raise ValueError(f"capacity_factor must be an int >= 1, got {self.capacity_factor!r}")
 
-    def clear(self) -> None:
-        """Forget the trees (the next search starts every game fresh)."""
-        self.tree, self.histories, self.search_key, self.hidden, self.positions = None, [], None, None, None
-
     def capacity_for(self, simulations: int) -> int:
         return self.capacity_factor * simulations + 1
 
@@ -84,6 +80,22 @@ class CarriedTrees:
 
 def _search_key(config) -> tuple:
     return (config.num_simulations, config.root, config.model)
+
+
+def trees_for_search(session: SearchSession, states: Sequence, config, make_tree, reusable: bool = True
+                     ) -> CarriedTrees:
+    """The trees for a search from ``states``: the session's carried over where a position
+    follows a kept root (and ``reusable``: the caller's payload fits), fresh ones of
+    ``make_tree(batch, capacity)`` otherwise; the session counts both."""
+    carried = carry_over(session, states, config) if reusable else None
+    if carried is None:
+        batch, capacity = len(states), session.capacity_for(config.num_simulations)
+        carried = CarriedTrees(tree=make_tree(batch, capacity), source_rows=np.full(batch, -1, dtype=np.int64),
+                               old_ids=np.full((batch, capacity), -1, dtype=np.int64))
+    kept = int(carried.kept.sum())
+    session.reused_trees += kept
+    session.fresh_trees += len(states) - kept
+    return carried
 
 
 def carry_over(session: SearchSession, states: Sequence, config) -> CarriedTrees | None:

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from agent.reuse import SearchSession, carry_over, carry_positions
+from agent.reuse import SearchSession, carry_positions, trees_for_search
 from envs.game import mover_reward
 from mcts import SearchConfig, SearchOutput
 
@@ -87,15 +87,9 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
 
 def _trees_for(agent, config: SearchConfig, states: Sequence, session: SearchSession | None):
     """(tree, each tree's node -> position): carried over from the session when possible."""
-    batch = len(states)
     if session is None:
-        return agent.tree_factory(batch, agent.num_actions, config.num_simulations + 1), [{} for _ in states]
-    carried = carry_over(session, states, config) if session.positions is not None else None
-    if carried is None:
-        session.fresh_trees += batch
-        tree = agent.tree_factory(batch, agent.num_actions, session.capacity_for(config.num_simulations))
-        return tree, [{} for _ in states]
-    kept = int(carried.kept.sum())
-    session.reused_trees += kept
-    session.fresh_trees += batch - kept
-    return carried.tree, carry_positions(session.positions, carried)
+        return agent.tree_factory(len(states), agent.num_actions, config.num_simulations + 1), [{} for _ in states]
+    carried = trees_for_search(session, states, config,
+                               lambda rows, capacity: agent.tree_factory(rows, agent.num_actions, capacity),
+                               reusable=session.positions is not None)
+    return carried.tree, carry_positions(session.positions or [], carried)
