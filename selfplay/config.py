@@ -116,8 +116,8 @@ class TrainerConfig:
 
     ``samples_per_position`` is the target ratio of training samples (batch rows) per
     self-play position generated; the faster side waits for the slower one, within
-    ``ratio_slack_positions`` positions. ``max_steps`` 0 / ``max_minutes`` 0 mean unlimited
-    (the other one bounds the run).
+    ``ratio_slack_positions`` positions (at least one batch's worth: `selfplay.throttle`).
+    ``max_steps`` 0 / ``max_minutes`` 0 mean unlimited (the other one bounds the run).
     """
 
     seed: int = 0

@@ -14,8 +14,8 @@ with the processes placed by Ray instead of `multiprocessing`:
 
 This driver only schedules coarse calls (a few moves per self-play call, a chunk of
 learner steps per learner call), holds the samples-per-position ratio exactly as the
-local trainer does (the learner waits for positions, actors wait while they are more than
-``ratio_slack_positions`` ahead), writes TensorBoard and the progress line, evaluates on a
+local trainer does (`selfplay.throttle`: the learner waits for positions, actors wait
+while they are more than ``ratio_slack_positions``, at least one batch's worth, ahead), writes TensorBoard and the progress line, evaluates on a
 CPU copy of the network, and writes checkpoints with the local backend's
 `save_run_checkpoint`, with the same ``extra`` counters, so a run can be resumed by either
 backend.
@@ -35,6 +35,7 @@ import numpy as np
 from envs.errors import UsageError
 from selfplay.config import RunConfig, write_toml
 from selfplay.progress import ProgressLine, log_evaluation, run_parts
+from selfplay.throttle import RatioThrottle
 from selfplay.trainer import RunPaths, TrainSummary, _InterruptFlag, save_run_checkpoint
 
 DRAIN_SECONDS = 30.0
@@ -128,6 +129,7 @@ class RayTrainer:
         self.resume = resume
         self.show_progress = show_progress
         self.options = options
+        self.throttle = RatioThrottle.from_config(config)
         self.started_ray = False
         self.hosts: list = []
 
@@ -326,18 +328,11 @@ class RayTrainer:
                             checkpoint=self.paths.latest)
 
     def _budget(self, loop: "_LoopState") -> float:
-        trainer = self.config.trainer
-        consumed = loop.samples / max(trainer.samples_per_position, 1e-9)
-        return max(float(self.config.replay.min_positions), consumed) + trainer.ratio_slack_positions
+        return self.throttle.actor_limit(loop.samples)
 
     def _allowed_steps(self, loop: "_LoopState", replay_positions: int) -> int:
         """Learner steps the sample-per-position ratio allows now (the local trainer's rule)."""
-        config = self.config
-        if replay_positions < config.replay.min_positions:
-            return 0
-        batch = config.learner.batch_size
-        room = config.trainer.samples_per_position * loop.positions - loop.samples
-        return max(0, int(room // batch))
+        return self.throttle.learner_steps(loop.samples, loop.positions, replay_positions)
 
     def _loop(self, ray, loop: "_LoopState", monitor: "RayMonitor", interrupted, started: float,
               start_step: int) -> str:

@@ -5,9 +5,9 @@ and the `Learner`; each actor process hosts an `Actor` (spawn context, one torch
 and plays many games at once. Finished games come back through one bounded queue; new
 weights go out through a one-slot queue per actor every ``weight_sync_steps`` learner
 steps. A target ratio of training samples per generated position is held by throttling
-whichever side is ahead: the learner waits for positions, and actors wait while the
-positions they have delivered are more than ``ratio_slack_positions`` ahead of what the
-learner has consumed. Plies of games still in play do not count against that slack: many
+whichever side is ahead (`selfplay.throttle`): the learner waits for positions, and actors
+wait while the positions they have delivered are more than ``ratio_slack_positions`` (at
+least one batch's worth) ahead of what the learner has consumed. Plies of games still in play do not count against that slack: many
 actors hold many unfinished games, and counting them could stall every actor before a
 single game reached the replay (a deadlock that 14 actors hit on a 16-core machine).
 
@@ -37,6 +37,7 @@ from envs.errors import UsageError
 from selfplay.config import RunConfig, to_dict, write_toml
 from selfplay.progress import ProgressLine, log_evaluation, run_parts
 from selfplay.replay import GameHistory, Replay
+from selfplay.throttle import RatioThrottle
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.pt"
@@ -216,6 +217,7 @@ class LocalTrainer:
         network = MuZeroNetwork(self.game, config.network)
         self.learner = Learner(network, config, self.device)
         self.replay = Replay.from_config(config)
+        self.throttle = RatioThrottle.from_config(config)
         self.agent = Agent(self.learner.network, self.game, device=str(self.device))
         self.session = 0
         self.elapsed_before = 0.0
@@ -305,12 +307,10 @@ class LocalTrainer:
 
         ``generated`` counts every ply the actors have played this session, finished or not;
         the plies beyond ``delivered_positions`` are in flight and are added to the budget so
-        that only delivered positions are held to the ratio's slack.
+        that only delivered positions are held to the ratio (`selfplay.throttle`).
         """
-        trainer = self.config.trainer
-        consumed = session_samples / max(trainer.samples_per_position, 1e-9)
         in_flight = max(0, self.generated.value - delivered_positions)
-        return max(float(self.config.replay.min_positions), consumed) + trainer.ratio_slack_positions + in_flight
+        return self.throttle.actor_limit(session_samples) + in_flight
 
     def _broadcast_weights(self) -> None:
         weights = self.learner.weights()
@@ -388,8 +388,8 @@ class LocalTrainer:
                 if trainer.max_minutes and elapsed >= trainer.max_minutes * 60:
                     stopped_by = "minutes"
                     break
-                can_train = (self.replay.num_positions >= config.replay.min_positions
-                             and session_samples + batch_size <= trainer.samples_per_position * session_positions)
+                can_train = self.throttle.learner_steps(session_samples, session_positions,
+                                                        self.replay.num_positions) > 0
                 for game in self._drain_queue(timeout=0.0 if can_train else 0.05):
                     self.replay.add_game(game)
                     session_positions += game.length
