@@ -71,6 +71,8 @@ class ReplayConfig:
     ``absorbing_targets`` trains the unroll steps past a game's end as MuZero's absorbing
     states (value 0, reward 0, no policy target) instead of leaving them untrained: a
     search that steps past a terminal node in its tree then backs up zeros, not noise.
+    ``root_value_weight`` w mixes the stored search value into the value target,
+    (1 - w) * outcome + w * search value (0: the outcome alone).
     """
 
     capacity_positions: int = 100_000
@@ -82,6 +84,7 @@ class ReplayConfig:
     min_positions: int = 1_000
     symmetries: str = "none"
     absorbing_targets: bool = True
+    root_value_weight: float = 0.0
 
 
 PRECISIONS = ("fp32", "bf16", "auto")

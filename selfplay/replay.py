@@ -119,12 +119,17 @@ def symmetry_permutations(kind: str, height: int, width: int) -> list[np.ndarray
     raise ValueError(f"symmetries must be one of {', '.join(SYMMETRIES)}, got {kind!r}")
 
 
-def value_targets(game: GameHistory, td_steps: int, discount: float, two_player: bool) -> np.ndarray:
+def value_targets(game: GameHistory, td_steps: int, discount: float, two_player: bool,
+                  root_value_weight: float = 0.0) -> np.ndarray:
     """float32 [T]: the value target of each position, from the view of its player to move.
 
     z_t = sum_{i<n} discount^i * s(t, t+i) * r_{t+i} + discount^n * s(t, t+n) * v_{t+n},
     where s(a, b) is +1 if the same player is to move at a and b, else -1 (always +1 for
     one-player games), and n = td_steps, or the rest of the game if ``td_steps < 0``.
+    With ``root_value_weight`` w > 0 the target is (1 - w) * z_t + w * v_t, v_t being the
+    search value stored at t (same view): the outcome alone charges every position of a
+    game for a blunder made later, the search value does not (the average of the two is
+    what Prasad et al. found best for Connect Four, "Lessons from AlphaZero", 2019).
     """
     length = game.length
     rewards = game.rewards.astype(np.float64)
@@ -140,6 +145,9 @@ def value_targets(game: GameHistory, td_steps: int, discount: float, two_player:
             sign = 1.0 if (not two_player or players[horizon] == players[t]) else -1.0
             total += (discount ** (horizon - t)) * sign * float(game.root_values[horizon])
         targets[t] = total
+    if root_value_weight > 0:
+        mixed = (1.0 - root_value_weight) * targets + root_value_weight * game.root_values.astype(np.float32)
+        targets = mixed.astype(np.float32)
     return targets
 
 
@@ -153,9 +161,12 @@ class Replay:
     def __init__(self, capacity_positions: int, unroll_steps: int, td_steps: int = -1,
                  discount: float = 1.0, two_player: bool = True, priority_alpha: float = 0.0,
                  priority_beta: float = 1.0, symmetries: str = "none",
-                 target_observations: bool = False) -> None:
+                 target_observations: bool = False, root_value_weight: float = 0.0) -> None:
         if capacity_positions <= 0 or unroll_steps < 0:
             raise ValueError("capacity_positions must be > 0 and unroll_steps >= 0")
+        if not 0.0 <= root_value_weight <= 1.0:
+            raise ValueError(f"root_value_weight must be in [0, 1], got {root_value_weight}")
+        self.root_value_weight = root_value_weight
         self.capacity_positions = capacity_positions
         self.unroll_steps = unroll_steps
         self.td_steps = td_steps
@@ -194,7 +205,7 @@ class Replay:
         return game_id
 
     def _store(self, game_id: int, game: GameHistory, priorities: np.ndarray | None = None) -> None:
-        targets = value_targets(game, self.td_steps, self.discount, self.two_player)
+        targets = self._value_targets(game)
         self._games[game_id] = game
         self._lengths[game_id] = game.length
         self._values[game_id] = targets
@@ -256,7 +267,8 @@ class Replay:
         return cls(replay.capacity_positions, config.loss.unroll_steps, td_steps=replay.td_steps,
                    discount=replay.discount, two_player=config.search.two_player,
                    priority_alpha=replay.priority_alpha, priority_beta=replay.priority_beta,
-                   symmetries=replay.symmetries, target_observations=config.loss.consistency)
+                   symmetries=replay.symmetries, target_observations=config.loss.consistency,
+                   root_value_weight=replay.root_value_weight)
 
     def make_batch(self, game_ids: np.ndarray, positions: np.ndarray, weights: np.ndarray,
                    rng: np.random.Generator) -> UnrollBatch:
@@ -343,8 +355,11 @@ class Replay:
             return
         game.policies[position] = policy
         game.root_values[position] = root_value
-        if self.td_steps >= 0:
-            self._values[game_id] = value_targets(game, self.td_steps, self.discount, self.two_player)
+        if self.td_steps >= 0 or self.root_value_weight > 0:
+            self._values[game_id] = self._value_targets(game)
+
+    def _value_targets(self, game: GameHistory) -> np.ndarray:
+        return value_targets(game, self.td_steps, self.discount, self.two_player, self.root_value_weight)
 
     # ------------------------------------------------------------------ statistics
     def game_lengths(self) -> np.ndarray:

@@ -106,6 +106,8 @@ def _check(config) -> None:
         raise UsageError(f"replay.symmetries must be one of {', '.join(SYMMETRIES)}")
     if not 0.0 <= config.replay.reanalyse_fraction <= 1.0:
         raise UsageError("replay.reanalyse_fraction must be in [0, 1]")
+    if not 0.0 <= config.replay.root_value_weight <= 1.0:
+        raise UsageError("replay.root_value_weight must be in [0, 1]")
     if config.replay.discount != config.search.discount:
         # the search backs up with the discount its value targets were computed with
         raise UsageError(f"replay.discount ({config.replay.discount:g}) and search.discount "

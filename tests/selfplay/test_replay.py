@@ -47,6 +47,23 @@ def test_n_step_targets_bootstrap_with_the_sign_of_the_player_to_move():
     np.testing.assert_allclose(one_player[0], 0.25 * 0.3, rtol=1e-6)
 
 
+def test_root_value_weight_mixes_the_search_value_into_the_outcome():
+    """w = 0.5: half the final outcome, half the stored search value, both from the mover's view."""
+    values = [0.2, -0.4, 0.6, -0.8, 1.0]
+    game = history_of(FIRST_PLAYER_WINS, root_values=values)
+    mixed = value_targets(game, -1, 1.0, True, root_value_weight=0.5)
+    np.testing.assert_allclose(mixed, 0.5 * np.array([1, -1, 1, -1, 1]) + 0.5 * np.array(values), rtol=1e-6)
+    replay = Replay(capacity_positions=100, unroll_steps=1, root_value_weight=0.5)
+    game_id = replay.add_game(game)
+    batch = replay.make_batch(np.array([game_id]), np.array([1]), np.ones(1, np.float32), np.random.default_rng(0))
+    np.testing.assert_allclose(batch.target_value[0], mixed[1:3], rtol=1e-6)
+    replay.update_search(game_id, 1, game.policies[1], root_value=0.0)      # reanalyse refreshes it
+    batch = replay.make_batch(np.array([game_id]), np.array([1]), np.ones(1, np.float32), np.random.default_rng(0))
+    np.testing.assert_allclose(batch.target_value[0, 0], -0.5, rtol=1e-6)
+    with pytest.raises(ValueError):
+        Replay(capacity_positions=100, unroll_steps=1, root_value_weight=1.5)
+
+
 def test_unroll_targets_and_masks_past_the_end():
     replay = Replay(capacity_positions=1000, unroll_steps=5)
     game_id = replay.add_game(history_of(FIRST_PLAYER_WINS))

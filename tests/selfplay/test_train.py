@@ -86,6 +86,7 @@ def test_train_with_rules_search_and_the_consistency_loss(tmp_path):
     (["--game", "connect_four", "--set", 'trainer.eval_opponents=["perfect"]'], "only for tictactoe"),
     (["--game", "tictactoe", "--set", "replay.discount=0.98"], "search.discount"),
     (["--game", "tictactoe", "--set", "search.solver=true"], "search.model=rules"),
+    (["--game", "tictactoe", "--set", "replay.root_value_weight=2"], "replay.root_value_weight"),
 ])
 def test_usage_errors_are_one_line(tmp_path, args, words):
     result = ponder("train", "--out", str(tmp_path / "run"), *args, timeout=60)
