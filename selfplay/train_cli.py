@@ -2,7 +2,8 @@
 
 The config is the game's preset, then ``--config FILE.toml``, then ``--set section.key=value``
 pairs, then the dedicated flags (``--sims``, ``--actors``, ...). ``--steps`` and ``--minutes``
-bound this invocation (a resumed run continues its step count from the checkpoint).
+bound this invocation (a resumed run continues its step count from the checkpoint); the other
+budget, when given with ``--set``, bounds it too: whichever comes first stops the run.
 """
 from __future__ import annotations
 
@@ -66,14 +67,19 @@ def resolve_config(args: argparse.Namespace):
         if value is not None:
             config = run_config.apply_overrides(config, [f"{section}.{key}={_toml_literal(value)}"])
     trainer = config.trainer
+    # A budget flag replaces the other budget of the preset (tic-tac-toe's 5 minutes must not
+    # cut `--steps 10000` short), but one set explicitly with --set stays as a second bound.
+    explicit = {assignment.split("=", 1)[0].strip() for assignment in args.assignments}
     if args.steps is not None:
         if args.steps < 1:
             raise UsageError("--steps must be >= 1")
-        trainer = dataclasses.replace(trainer, max_steps=args.steps, max_minutes=0.0)
+        minutes = trainer.max_minutes if "trainer.max_minutes" in explicit else 0.0
+        trainer = dataclasses.replace(trainer, max_steps=args.steps, max_minutes=minutes)
     elif args.minutes is not None:
         if not args.minutes > 0:
             raise UsageError("--minutes must be > 0")
-        trainer = dataclasses.replace(trainer, max_steps=0, max_minutes=float(args.minutes))
+        steps = trainer.max_steps if "trainer.max_steps" in explicit else 0
+        trainer = dataclasses.replace(trainer, max_steps=steps, max_minutes=float(args.minutes))
     trainer = dataclasses.replace(trainer, backend=args.backend)
     config = dataclasses.replace(config, trainer=trainer)
     _check(config)

@@ -72,3 +72,24 @@ def test_toml_file_overrides_only_what_it_names(tmp_path):
                                    learner=dataclasses.replace(run_config.preset("connect_four").learner,
                                                                batch_size=32))
     assert config == expected
+
+
+def _train_config(*argv):
+    import argparse
+
+    from selfplay.train_cli import add_arguments, resolve_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return resolve_config(parser.parse_args(["--out", "/nonexistent/ponder-run", "--game", "tictactoe", *argv])).trainer
+
+
+def test_a_budget_flag_replaces_the_presets_other_budget_but_keeps_an_explicit_one():
+    """Tic-tac-toe's preset has 5 minutes: `--steps` alone drops it; `--set trainer.max_minutes`
+    with `--steps` bounds the run twice (a test that hangs then fails on time, not forever)."""
+    assert (_train_config("--steps", "7").max_steps, _train_config("--steps", "7").max_minutes) == (7, 0.0)
+    both = _train_config("--steps", "7", "--set", "trainer.max_minutes=1.5")
+    assert (both.max_steps, both.max_minutes) == (7, 1.5)
+    minutes = _train_config("--minutes", "2", "--set", "trainer.max_steps=100")
+    assert (minutes.max_steps, minutes.max_minutes) == (100, 2.0)
+    assert _train_config("--minutes", "2").max_steps == 0

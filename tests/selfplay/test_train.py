@@ -104,7 +104,7 @@ def test_many_unfinished_games_do_not_stall_the_actors_before_the_first_batch(tm
     replay, and the learner, waiting for ``min_positions``, never took a step.
     """
     out = tmp_path / "run"
-    result = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "5", "--set", "trainer.max_minutes=1.5",
+    result = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "5", "--set", "trainer.max_minutes=1",
                     *TINY, "--actors", "2", "--set", "actor.games_per_actor=64",   # the later value wins
                     "--set", "trainer.ratio_slack_positions=10", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
