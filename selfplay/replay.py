@@ -128,8 +128,9 @@ def value_targets(game: GameHistory, td_steps: int, discount: float, two_player:
     one-player games), and n = td_steps, or the rest of the game if ``td_steps < 0``.
     With ``root_value_weight`` w > 0 the target is (1 - w) * z_t + w * v_t, v_t being the
     search value stored at t (same view): the outcome alone charges every position of a
-    game for a blunder made later, the search value does not (the average of the two is
-    what Prasad et al. found best for Connect Four, "Lessons from AlphaZero", 2019).
+    game for a blunder made later, the search value does not (averaging the two is what
+    Abrams found best for Connect Four: "Lessons From AlphaZero (part 4): Improving the
+    Training Target", Oracle Developers, 2018).
     """
     length = game.length
     rewards = game.rewards.astype(np.float64)
