@@ -18,6 +18,9 @@
 #   scripts/train_connect_four.sh runs/c4-k 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 \
 #     --set actor.random_opening_fraction=0.25 --set actor.random_opening_moves=6
+# The mixed value target (`c4-l`: 0.5 outcome + 0.5 search value; Middle-Medium 5.5%, 0.36 against c4-j):
+#   scripts/train_connect_four.sh runs/c4-l 1 118 --set search.model=rules --set learner.precision=bf16 \
+#     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5
 # The agent shipped before it (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
 #   scripts/train_connect_four.sh runs/c4-h 2 60 --set search.model=rules
 # The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
