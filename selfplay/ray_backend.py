@@ -13,12 +13,12 @@ with the processes placed by Ray instead of `multiprocessing`:
 - weights go out as one object-store object per published version.
 
 This driver only schedules coarse calls (a few moves per self-play call, a chunk of
-learner steps per learner call), holds the samples-per-position ratio exactly as the
-local trainer does (`selfplay.throttle`: the learner waits for positions, actors wait
-while they are more than ``ratio_slack_positions``, at least one batch's worth, ahead), writes TensorBoard and the progress line, evaluates on a
-CPU copy of the network, and writes checkpoints with the local backend's
-`save_run_checkpoint`, with the same ``extra`` counters, so a run can be resumed by either
-backend.
+learner steps per learner call), holds the samples-per-position ratio with the local
+trainer's rule (`selfplay.throttle`: the learner waits for positions, actors wait while
+they are more than ``ratio_slack_positions``, at least one batch's worth, ahead), writes
+TensorBoard and the progress line, evaluates on a CPU copy of the network, and writes
+checkpoints with the local backend's `save_run_checkpoint`, with the same ``extra``
+counters, so a run can be resumed by either backend.
 """
 from __future__ import annotations
 
@@ -327,13 +327,6 @@ class RayTrainer:
                             seconds=elapsed, stopped_by=stopped_by, evaluation=monitor.evaluation or evaluation,
                             checkpoint=self.paths.latest)
 
-    def _budget(self, loop: "_LoopState") -> float:
-        return self.throttle.actor_limit(loop.samples)
-
-    def _allowed_steps(self, loop: "_LoopState", replay_positions: int) -> int:
-        """Learner steps the sample-per-position ratio allows now (the local trainer's rule)."""
-        return self.throttle.learner_steps(loop.samples, loop.positions, replay_positions)
-
     def _loop(self, ray, loop: "_LoopState", monitor: "RayMonitor", interrupted, started: float,
               start_step: int) -> str:
         config, trainer, options = self.config, self.config.trainer, self.options
@@ -356,13 +349,14 @@ class RayTrainer:
             # (plies of games still in play are not held to the slack: see the local trainer)
             in_play = max(0, loop.positions - loop.delivered)
             for actor_id in sorted(alive - set(loop.playing.values())):
-                if loop.requested - in_play < self._budget(loop):
+                if loop.requested - in_play < self.throttle.actor_limit(loop.samples):
                     ref = self.actors[actor_id].play.remote(moves, self.weights_version, [self.weights_ref])
                     loop.playing[ref] = actor_id
                     loop.requested += per_call
             # learning: one chunk at a time, ending at the next weight sync or log point
             if loop.training is None:
-                steps = self._allowed_steps(loop, loop.replay_positions)
+                # positions played, finished or not: the learner may run ahead of the last games
+                steps = self.throttle.learner_steps(loop.samples, loop.positions, loop.replay_positions)
                 if trainer.max_steps:
                     steps = min(steps, trainer.max_steps - (self.step - start_step))
                 to_sync = trainer.weight_sync_steps - self.step % trainer.weight_sync_steps

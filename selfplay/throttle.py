@@ -19,8 +19,9 @@ class RatioThrottle:
     """When actors pause and how many learner steps may run, from the session's counters.
 
     Counters are this session's: ``samples_trained`` batch rows trained (or reserved),
-    ``delivered`` positions of finished games sent to replay; ``replay_positions`` is what
-    the replay holds (a resumed run's included).
+    ``delivered`` positions sent to replay (the local trainer: finished games; the Ray driver
+    counts positions played); ``replay_positions`` is what the replay holds (a resumed
+    run's included).
     """
 
     samples_per_position: float

@@ -7,9 +7,10 @@ weights go out through a one-slot queue per actor every ``weight_sync_steps`` le
 steps. A target ratio of training samples per generated position is held by throttling
 whichever side is ahead (`selfplay.throttle`): the learner waits for positions, and actors
 wait while the positions they have delivered are more than ``ratio_slack_positions`` (at
-least one batch's worth) ahead of what the learner has consumed. Plies of games still in play do not count against that slack: many
-actors hold many unfinished games, and counting them could stall every actor before a
-single game reached the replay (a deadlock that 14 actors hit on a 16-core machine).
+least one batch's worth) ahead of what the learner has consumed. Plies of games still in
+play do not count against that slack: many actors hold many unfinished games, and counting
+them could stall every actor before a single game reached the replay (a deadlock that 14
+actors hit on a 16-core machine).
 
 Everything a resumed run needs is in the run folder: ``config.toml``, ``replay/games.npz``
 (written first) and ``checkpoints/latest.pt`` (written last, atomically, with the step,
