@@ -147,8 +147,7 @@ def value_targets(game: GameHistory, td_steps: int, discount: float, two_player:
             total += (discount ** (horizon - t)) * sign * float(game.root_values[horizon])
         targets[t] = total
     if root_value_weight > 0:
-        mixed = (1.0 - root_value_weight) * targets + root_value_weight * game.root_values.astype(np.float32)
-        targets = mixed.astype(np.float32)
+        targets = ((1.0 - root_value_weight) * targets + root_value_weight * game.root_values).astype(np.float32)
     return targets
 
 

@@ -87,7 +87,8 @@ def _train_config(*argv):
 def test_a_budget_flag_replaces_the_presets_other_budget_but_keeps_an_explicit_one():
     """Tic-tac-toe's preset has 5 minutes: `--steps` alone drops it; `--set trainer.max_minutes`
     with `--steps` bounds the run twice (a test that hangs then fails on time, not forever)."""
-    assert (_train_config("--steps", "7").max_steps, _train_config("--steps", "7").max_minutes) == (7, 0.0)
+    steps = _train_config("--steps", "7")
+    assert (steps.max_steps, steps.max_minutes) == (7, 0.0)
     both = _train_config("--steps", "7", "--set", "trainer.max_minutes=1.5")
     assert (both.max_steps, both.max_minutes) == (7, 1.5)
     minutes = _train_config("--minutes", "2", "--set", "trainer.max_steps=100")

@@ -24,7 +24,7 @@ def test_paused_actors_always_leave_the_learner_a_step(throttle, steps_done, ext
     assert throttle.learner_steps(samples, delivered, replay_positions=delivered) >= 1
 
 
-def test_the_trains_that_deadlocked_before():
+def test_the_state_that_deadlocked_in_ci():
     """The end-to-end test's numbers: slack 10 is less than the 16 positions a batch of 32 needs
     at 2 samples per position, so with 60 positions delivered and 3 steps taken the old rule
     paused the actors (60 >= 48 + 10) while the learner needed 64 for step 4."""
