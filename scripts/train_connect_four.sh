@@ -10,8 +10,13 @@
 #     rules for a run with search.model=rules).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
 # Re-running continues the run folder; the ablation reuses its cached games.
-# The shipped agent (`c4-j`: self-play over the real rules, bf16 learner, 8 samples per position;
-# one chunk of 118 minutes):
+# The shipped agent (`c4-m`: c4-j's recipe with the mixed value target and 15% of games from 1-4
+# random plies; one chunk of 118 minutes):
+#   scripts/train_connect_four.sh runs/c4-m 1 118 --set search.model=rules --set learner.precision=bf16 \
+#     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
+#     --set actor.random_opening_fraction=0.15 --set actor.random_opening_moves=4
+# The agent shipped before it (`c4-j`: self-play over the real rules, bf16 learner, 8 samples per
+# position; one chunk of 118 minutes):
 #   scripts/train_connect_four.sh runs/c4-j 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000
 # The broader-openings run (`c4-k`: 0.95 vs alphabeta:4 but 0.34 against c4-j; docs/results.md):
@@ -21,7 +26,7 @@
 # The mixed value target (`c4-l`: 0.5 outcome + 0.5 search value; Middle-Medium 5.5%, 0.36 against c4-j):
 #   scripts/train_connect_four.sh runs/c4-l 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5
-# The agent shipped before it (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
+# The agent shipped before those (`c4-h`, self-play over the real rules, 2 hours; it ran as 20 + 100 minutes):
 #   scripts/train_connect_four.sh runs/c4-h 2 60 --set search.model=rules
 # The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
 # An earlier agent (`c4-f`, before the consistency loss was in the preset):
