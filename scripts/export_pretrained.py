@@ -2,7 +2,8 @@
 
 `ponder play --game G` without `--checkpoint` plays `agent/pretrained/G.pt`; this writes that
 file from a run folder or checkpoint (a few MB instead of the training checkpoint's weights +
-Adam state), keeping the run's config and step so `docs/results.md` can say where it came from.
+Adam state), keeping the run's config, step and extras (the training wall-clock that
+`scripts/checkpoint_curve.py` plots against) so `docs/results.md` can say where it came from.
 
     python scripts/export_pretrained.py runs/demo            # -> agent/pretrained/tictactoe.pt
     python scripts/export_pretrained.py runs/c4 --out some/file.pt
@@ -30,8 +31,11 @@ def main() -> int:
         return 2
     game = get_game(checkpoint.game, **checkpoint.game_options)
     network = checkpoint.build_network()
+    # the run's bookkeeping (games, elapsed_seconds) travels; the RNG states only serve --resume
+    bookkeeping = {key: value for key, value in checkpoint.extra.items() if not key.endswith("_rng")}
     payload = make_payload(network, game, config=checkpoint.config, step=checkpoint.step,
-                           extra={"exported_from": Path(checkpoint.path).name, "source_step": checkpoint.step})
+                           extra={**bookkeeping, "exported_from": Path(checkpoint.path).name,
+                                  "source_step": checkpoint.step})
     out = args.out or PRETRAINED_DIR / f"{game.name}.pt"
     save_checkpoint(out, payload)
     print(f"{out}: {game.name}, step {checkpoint.step}, {out.stat().st_size / 1e6:.2f} MB")
