@@ -31,7 +31,12 @@
 # The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
 # An earlier agent (`c4-f`, before the consistency loss was in the preset):
 #   scripts/train_connect_four.sh runs/c4-f 1 90 --set loss.consistency=false
-# The GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
+# The shipped agent's recipe on a GPU machine (one H200, 16 cores, 7 minutes: what the 15-minute lease allowed):
+#   CURVE_EVERY_MINUTES=0 scripts/train_connect_four.sh runs/c4-gpu2 1 7 --device cuda --actors 14 \
+#     --set trainer.checkpoint_minutes=0.9 --set search.model=rules --set learner.precision=bf16 \
+#     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
+#     --set actor.random_opening_fraction=0.15 --set actor.random_opening_moves=4
+# The first GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
 # the last settings give back the preset it ran with, before discount 0.98 and consistency):
 #   CURVE_EVERY_MINUTES=1 scripts/train_connect_four.sh runs/c4-gpu 1 8.6 --device cuda --actors 14 \
 #     --set trainer.checkpoint_minutes=1.4 --set learner.decay_steps=20000 \
