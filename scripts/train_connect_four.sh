@@ -15,6 +15,11 @@
 #   scripts/train_connect_four.sh runs/c4-m 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
 #     --set actor.random_opening_fraction=0.15 --set actor.random_opening_moves=4
+# c4-m with c4-k's openings (`c4-n`: 0.97 vs alphabeta:4 and 0.95 vs rollout-mcts:1000, but
+# Beginning-Hard 13.9% and 0.26 against c4-m; docs/results.md):
+#   scripts/train_connect_four.sh runs/c4-n 1 118 --set search.model=rules --set learner.precision=bf16 \
+#     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
+#     --set actor.random_opening_fraction=0.25 --set actor.random_opening_moves=6
 # The agent shipped before it (`c4-j`: self-play over the real rules, bf16 learner, 8 samples per
 # position; one chunk of 118 minutes):
 #   scripts/train_connect_four.sh runs/c4-j 1 118 --set search.model=rules --set learner.precision=bf16 \
