@@ -193,3 +193,26 @@ def test_agent_searches_with_the_discount_it_was_trained_with(tmp_path, game, ru
     assert AgentPlayer(agent, 8).search.discount == discount
     state = game.initial_state()
     assert AgentPlayer(agent, 8).act_batch([state])[0] in state.legal_actions()
+
+
+def test_export_keeps_the_runs_bookkeeping_but_not_its_optimizer_or_rng(tmp_path, game, monkeypatch):
+    """An exported agent still plots on a training-time curve (elapsed_seconds) and weighs less."""
+    import sys
+
+    from scripts import export_pretrained
+
+    torch.manual_seed(0)
+    net = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1))
+    optimizer = torch.optim.Adam(net.parameters())
+    source = save_checkpoint(tmp_path / "run" / "checkpoints" / "step_9.pt",
+                             make_payload(net, game, step=9, optimizer_state=optimizer.state_dict(),
+                                          extra={"elapsed_seconds": 123.5, "games_total": 40,
+                                                 "numpy_rng": "{}", "torch_rng": torch.zeros(4, dtype=torch.uint8)}))
+    out = tmp_path / "slim.pt"
+    monkeypatch.setattr(sys, "argv", ["export_pretrained", str(source), "--out", str(out)])
+    assert export_pretrained.main() == 0
+    exported = load_checkpoint(out, expect_game=game)
+    assert exported.step == 9 and exported.optimizer is None
+    assert exported.extra["elapsed_seconds"] == 123.5 and exported.extra["games_total"] == 40
+    assert exported.extra["exported_from"] == "step_9.pt"
+    assert not any(key.endswith("_rng") for key in exported.extra)
