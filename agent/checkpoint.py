@@ -28,6 +28,8 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "game", "game_options", "observation_shape", "num_actions",
                  "network_config", "config", "step", "model", "optimizer", "extra")
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+# extras that only serve `ponder train --resume` (the trainer's RNG states); an exported agent drops them
+RESUME_ONLY_EXTRAS = frozenset({"numpy_rng", "torch_rng"})
 
 
 class CheckpointError(UsageError):

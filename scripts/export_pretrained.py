@@ -2,8 +2,9 @@
 
 `ponder play --game G` without `--checkpoint` plays `agent/pretrained/G.pt`; this writes that
 file from a run folder or checkpoint (a few MB instead of the training checkpoint's weights +
-Adam state), keeping the run's config, step and extras (the training wall-clock that
-`scripts/checkpoint_curve.py` plots against) so `docs/results.md` can say where it came from.
+Adam state). It keeps the run's config and step, so `docs/results.md` can say where it came
+from, and its bookkeeping (games, `elapsed_seconds`, which `scripts/checkpoint_curve.py`
+plots against), so exported checkpoints still make a training-time curve.
 
     python scripts/export_pretrained.py runs/demo            # -> agent/pretrained/tictactoe.pt
     python scripts/export_pretrained.py runs/c4 --out some/file.pt
@@ -21,7 +22,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="default: agent/pretrained/<game>.pt")
     args = parser.parse_args()
 
-    from agent.checkpoint import PRETRAINED_DIR, CheckpointError, load_checkpoint, make_payload, save_checkpoint
+    from agent.checkpoint import (PRETRAINED_DIR, RESUME_ONLY_EXTRAS, CheckpointError, load_checkpoint, make_payload,
+                                  save_checkpoint)
     from envs import get_game
 
     try:
@@ -31,8 +33,7 @@ def main() -> int:
         return 2
     game = get_game(checkpoint.game, **checkpoint.game_options)
     network = checkpoint.build_network()
-    # the run's bookkeeping (games, elapsed_seconds) travels; the RNG states only serve --resume
-    bookkeeping = {key: value for key, value in checkpoint.extra.items() if not key.endswith("_rng")}
+    bookkeeping = {key: value for key, value in checkpoint.extra.items() if key not in RESUME_ONLY_EXTRAS}
     payload = make_payload(network, game, config=checkpoint.config, step=checkpoint.step,
                            extra={**bookkeeping, "exported_from": Path(checkpoint.path).name,
                                   "source_step": checkpoint.step})
