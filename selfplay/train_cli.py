@@ -122,6 +122,14 @@ def _check(config) -> None:
         # only a search over the rules sees where games end; over g the flag would do nothing
         raise UsageError("search.solver proves results from the game's ends, which only a search over "
                          "the rules sees: set search.model=rules too")
+    if config.loss.unroll_steps == 0 and config.search.model != "rules":
+        # K = 0 trains h and f on real positions only: g is never trained, and a search over
+        # the learned model steps through g at every simulation
+        raise UsageError("loss.unroll_steps=0 trains no dynamics network, which a search over the learned "
+                         "model steps through: set search.model=rules too, or unroll_steps >= 1")
+    if config.loss.unroll_steps == 0 and config.loss.consistency:
+        raise UsageError("loss.consistency compares unrolled hidden states, and loss.unroll_steps=0 unrolls "
+                         "none: set loss.consistency=false too")
     from envs.registry import get_game
     from selfplay.evaluation import check_opponents
 

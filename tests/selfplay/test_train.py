@@ -74,6 +74,25 @@ def test_train_with_rules_search_and_the_consistency_loss(tmp_path):
     assert checkpoint.config["search"]["model"] == "rules" and checkpoint.config["loss"]["consistency"] is True
 
 
+@pytest.mark.timeout(300)
+def test_train_over_the_rules_without_an_unroll(tmp_path):
+    """K = 0 over the rules is AlphaZero's loss: h and f on the sampled real positions only.
+    It runs the whole loop and leaves g exactly as initialised, since nothing trains it."""
+    import torch
+
+    out = tmp_path / "run"
+    run = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "10", *TINY,
+                 "--set", "search.model=rules", "--set", "loss.unroll_steps=0", "--set", "learner.weight_decay=0")
+    assert run.returncode == 0, run.stderr[-2000:]
+    resumed = ponder("train", "--out", str(out), "--resume", "--steps", "10", *TINY)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    before, after = load(out / "checkpoints" / "step_10.pt"), load(out / "checkpoints" / "step_20.pt")
+    assert after.config["loss"]["unroll_steps"] == 0
+    changed = {name for name, tensor in after.model.items() if not torch.equal(tensor, before.model[name])}
+    assert any(name.startswith("represent") for name in changed)
+    assert not any(name.startswith(("dynamics", "reward_head")) for name in changed)
+
+
 @pytest.mark.parametrize("args, words", [
     (["--game", "tictactoe", "--set", "search.model=oracle"], "model"),
     (["--game", "tictactoe", "--address", "127.0.0.1:6379"], "--address needs --backend ray"),
@@ -87,6 +106,9 @@ def test_train_with_rules_search_and_the_consistency_loss(tmp_path):
     (["--game", "tictactoe", "--set", "replay.discount=0.98"], "search.discount"),
     (["--game", "tictactoe", "--set", "search.solver=true"], "search.model=rules"),
     (["--game", "tictactoe", "--set", "replay.root_value_weight=2"], "replay.root_value_weight"),
+    (["--game", "tictactoe", "--set", "loss.unroll_steps=0"], "search.model=rules"),
+    (["--game", "tictactoe", "--set", "loss.unroll_steps=0", "--set", "search.model=rules",
+      "--set", "loss.consistency=true"], "loss.consistency=false"),
 ])
 def test_usage_errors_are_one_line(tmp_path, args, words):
     result = ponder("train", "--out", str(tmp_path / "run"), *args, timeout=60)
