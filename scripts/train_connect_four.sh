@@ -9,6 +9,8 @@
 #     alphabeta:4 (scripts/checkpoint_curve.py), searching as the run trained (over the
 #     rules for a run with search.model=rules).
 # Usage: scripts/train_connect_four.sh [RUN_DIR] [CHUNKS] [MINUTES_PER_CHUNK] [extra train options...]
+# ABLATE_ROOTS (default puct,gumbel,puct+rules) names the ablation's roots: a run trained without an
+# unroll (loss.unroll_steps=0) has no trained learned model, so give it puct+rules,gumbel+rules.
 # Re-running continues the run folder; the ablation reuses its cached games.
 # The shipped agent (`c4-m`: c4-j's recipe with the mixed value target and 15% of games from 1-4
 # random plies; one chunk of 118 minutes):
@@ -63,7 +65,7 @@ for chunk in $(seq 1 "$CHUNKS"); do
       --set trainer.keep_checkpoints=1000 "$@"
   fi
 done
-"$PONDER" ablate --checkpoint "$RUN_DIR" --out "$RUN_DIR/ablation" --sims 0,8,32,200 --root puct,gumbel,puct+rules \
+"$PONDER" ablate --checkpoint "$RUN_DIR" --out "$RUN_DIR/ablation" --sims 0,8,32,200 --root "${ABLATE_ROOTS:-puct,gumbel,puct+rules}" \
   --opponents random,heuristic,alphabeta:4,rollout-mcts:1000 --games 20 --shallow 8 --deep 200 \
   --fidelity-games 20 --positions 300 --seed 0
 "$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" --opponent heuristic --opponent alphabeta:4 \
