@@ -12,7 +12,13 @@
 # ABLATE_ROOTS (default puct,gumbel,puct+rules) names the ablation's roots: a run trained without an
 # unroll (loss.unroll_steps=0) has no trained learned model, so give it puct+rules,gumbel+rules.
 # Re-running continues the run folder; the ablation reuses its cached games.
-# The shipped agent (`c4-m`: c4-j's recipe with the mixed value target and 15% of games from 1-4
+# The shipped agent (`c4-o`: c4-m's recipe with AlphaZero's loss, no unroll of the learned model,
+# and two actors; one chunk of 118 minutes; its ablation over the rules only):
+#   ABLATE_ROOTS=puct+rules,gumbel+rules scripts/train_connect_four.sh runs/c4-o 1 118 --set search.model=rules \
+#     --set loss.unroll_steps=0 --set loss.consistency=false --set actor.num_actors=2 \
+#     --set learner.precision=bf16 --set trainer.samples_per_position=8 --set learner.decay_steps=24000 \
+#     --set replay.root_value_weight=0.5 --set actor.random_opening_fraction=0.15 --set actor.random_opening_moves=4
+# The agent shipped before it (`c4-m`: c4-j's recipe with the mixed value target and 15% of games from 1-4
 # random plies; one chunk of 118 minutes):
 #   scripts/train_connect_four.sh runs/c4-m 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
@@ -22,7 +28,7 @@
 #   scripts/train_connect_four.sh runs/c4-n 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
 #     --set actor.random_opening_fraction=0.25 --set actor.random_opening_moves=6
-# The agent shipped before it (`c4-j`: self-play over the real rules, bf16 learner, 8 samples per
+# The agent shipped before c4-m (`c4-j`: self-play over the real rules, bf16 learner, 8 samples per
 # position; one chunk of 118 minutes):
 #   scripts/train_connect_four.sh runs/c4-j 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000
