@@ -29,7 +29,8 @@ REQUIRED_KEYS = ("format_version", "game", "game_options", "observation_shape", 
                  "network_config", "config", "step", "model", "optimizer", "extra")
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 # extras that only serve `ponder train --resume` (the trainer's RNG states); an exported agent drops them
-RESUME_ONLY_EXTRAS = frozenset({"numpy_rng", "torch_rng"})
+NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA = "numpy_rng", "torch_rng"
+RESUME_ONLY_EXTRAS = frozenset({NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA})
 
 
 class CheckpointError(UsageError):

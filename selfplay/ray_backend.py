@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.checkpoint import NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA
 from envs.errors import UsageError
 from selfplay.config import RunConfig, write_toml
 from selfplay.progress import ProgressLine, log_evaluation, run_parts
@@ -180,9 +181,9 @@ class RayTrainer:
             checkpoint = self.checkpoint
             ray.get(self.learner.restore.remote(checkpoint.model, checkpoint.optimizer, checkpoint.step,
                                                 int(checkpoint.extra.get("samples_trained", 0)),
-                                                checkpoint.extra.get("torch_rng")))
-            if "numpy_rng" in checkpoint.extra:
-                ray.get(self.replay.set_rng_state.remote(json.loads(checkpoint.extra["numpy_rng"])))
+                                                checkpoint.extra.get(TORCH_RNG_EXTRA)))
+            if NUMPY_RNG_EXTRA in checkpoint.extra:
+                ray.get(self.replay.set_rng_state.remote(json.loads(checkpoint.extra[NUMPY_RNG_EXTRA])))
         self.weights_version = 0
         self.weights_ref = self.learner.publish_weights.remote()
         # Kept for the whole session: Ray rebuilds a dead actor from its constructor arguments.
@@ -251,8 +252,8 @@ class RayTrainer:
             "elapsed_seconds": self.elapsed_before + elapsed,
             "games_total": self.games_total,
             "replay_positions_added": counters["positions_added"],
-            "numpy_rng": json.dumps(ray.get(self.replay.rng_state.remote())),
-            "torch_rng": state["torch_rng"] if isinstance(state["torch_rng"], torch.Tensor) else torch.get_rng_state(),
+            NUMPY_RNG_EXTRA: json.dumps(ray.get(self.replay.rng_state.remote())),
+            TORCH_RNG_EXTRA: state["torch_rng"] if isinstance(state["torch_rng"], torch.Tensor) else torch.get_rng_state(),
             "backend": "ray",
         }
         learner_view = _LearnerView(self.network, state["step"], state["optimizer"])

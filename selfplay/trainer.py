@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.checkpoint import NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA
 from envs.errors import UsageError
 from selfplay.config import RunConfig, to_dict, write_toml
 from selfplay.progress import ProgressLine, log_evaluation, run_parts
@@ -245,10 +246,10 @@ class LocalTrainer:
         self.session = int(extra.get("session", 0)) + 1
         self.elapsed_before = float(extra.get("elapsed_seconds", 0.0))
         self.games_total = int(extra.get("games_total", 0))
-        if "numpy_rng" in extra:
-            self.rng.bit_generator.state = json.loads(extra["numpy_rng"])
-        if "torch_rng" in extra:
-            torch.set_rng_state(extra["torch_rng"])
+        if NUMPY_RNG_EXTRA in extra:
+            self.rng.bit_generator.state = json.loads(extra[NUMPY_RNG_EXTRA])
+        if TORCH_RNG_EXTRA in extra:
+            torch.set_rng_state(extra[TORCH_RNG_EXTRA])
         self.replay.load(self.paths.replay)
 
     def _extra(self, elapsed: float) -> dict:
@@ -260,8 +261,8 @@ class LocalTrainer:
             "elapsed_seconds": self.elapsed_before + elapsed,
             "games_total": self.games_total,
             "replay_positions_added": self.replay.positions_added,
-            "numpy_rng": json.dumps(self.rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(),
+            NUMPY_RNG_EXTRA: json.dumps(self.rng.bit_generator.state),
+            TORCH_RNG_EXTRA: torch.get_rng_state(),
         }
 
     def _start_actors(self):
