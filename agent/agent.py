@@ -108,6 +108,8 @@ class Agent:
         # what its self-play searches stepped through ("learned" or "rules"): an agent trained
         # over the rules plays over them unless told otherwise (`agent.player.default_root`)
         self.trained_model: str = "learned"
+        # False for a run without an unroll (`trains_learned_model`): only the rules can be searched
+        self.learned_model_trained: bool = True
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -138,6 +140,7 @@ class Agent:
         agent.checkpoint_path = str(checkpoint.path)
         agent.discount = training_discount(checkpoint.config)
         agent.trained_model = training_search_model(checkpoint.config)
+        agent.learned_model_trained = trains_learned_model(checkpoint.config)
         return agent
 
     def new_session(self, capacity_factor: int = 2) -> SearchSession:
@@ -286,6 +289,15 @@ def training_discount(run_config: dict) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         return 1.0
     return float(value)
+
+
+def trains_learned_model(run_config: dict) -> bool:
+    """Whether the run unrolled its learned model (``loss.unroll_steps`` > 0). A run with K = 0
+    (AlphaZero's loss over the rules) leaves g and the reward head as initialised, so a search
+    through them means nothing. True when absent or malformed (older checkpoints all unrolled)."""
+    loss = run_config.get("loss") if isinstance(run_config, dict) else None
+    steps = loss.get("unroll_steps") if isinstance(loss, dict) else None
+    return not (isinstance(steps, int) and not isinstance(steps, bool) and steps == 0)
 
 
 def training_search_model(run_config: dict) -> str:

@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)   # one position at a time: one thread is the fastest on small nets
     from agent.agent import Agent
-    from agent.player import evaluation_search
+    from agent.player import check_searchable, evaluation_search
 
     agent = Agent.load(args.checkpoint, device="cpu")
-    search = evaluation_search(args.sims, args.root or default_root(agent.trained_model), agent.discount)
+    root = args.root or default_root(agent.trained_model)
+    check_searchable(agent, args.sims, root)
+    search = evaluation_search(args.sims, root, agent.discount)
     serve(agent, search, args.sims, sys.stdin, sys.stdout)
     return 0

@@ -18,7 +18,7 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
-from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, default_root, parse_agent_spec
+from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, check_searchable, default_root, parse_agent_spec
 from envs.errors import UsageError
 from mcts.config import DRAW, LOSS, WIN
 
@@ -68,6 +68,8 @@ class AgentOpponent:
     def __init__(self, agent, sims: int, root: str, source: str, seed: int) -> None:
         import numpy as np
 
+        # checked as if searching: the simulations can be raised from 0 during play
+        check_searchable(agent, max(sims, 1), root)
         self.agent = agent
         self.game = agent.game
         self.sims = sims

@@ -81,6 +81,15 @@ def uses_solver(root: str) -> bool:
     return root.endswith("+solver")
 
 
+def check_searchable(agent, sims: int, root: str) -> None:
+    """UsageError (one line) when ``root`` would search through a learned model that the
+    agent's run never trained (``Agent.learned_model_trained``); policy-only (0 sims) is fine."""
+    if sims > 0 and split_root(root)[1] == "learned" and not getattr(agent, "learned_model_trained", True):
+        source = getattr(agent, "checkpoint_path", None) or "this agent"
+        raise UsageError(f"{source} was trained without an unroll (loss.unroll_steps=0), so its learned model "
+                         f"is untrained: search it over the rules ({root.partition('+')[0]}+rules)")
+
+
 def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConfig | int:
     """The deterministic search of an evaluation player (0 stays policy-only), backing up
     with the discount the agent's values were trained with. ``root`` is one of ROOTS."""
@@ -100,6 +109,7 @@ class AgentPlayer:
         root = root or default_root(getattr(agent, "trained_model", "learned"))   # doubles have none
         check_root(root, "agent root")
         base_root, reuse = split_reuse(root)
+        check_searchable(agent, sims, base_root)
         self.agent = agent
         self.sims = sims
         self.root = root

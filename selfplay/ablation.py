@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from agent.player import ROOTS as ROOT_METHODS   # puct, gumbel, and each over the real rules (+rules)
+from agent.player import split_root
 from envs.errors import UsageError
 
 DEFAULT_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -67,6 +68,7 @@ class CheckpointInfo:
     path: str
     step: int
     digest: str  # sha256 of the file: cached games of another file never count
+    learned_model_trained: bool = True  # False: trained without an unroll, search it over the rules only
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def _file_digest(path: Path) -> str:
 
 def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, ...]]:
     """(game, checkpoint infos sorted by step); UsageError if missing, unreadable or of mixed games."""
+    from agent.agent import trains_learned_model
     from agent.checkpoint import load_checkpoint, resolve_checkpoint_path
     from envs.registry import get_game
 
@@ -208,7 +211,8 @@ def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, .
     labels = [f"step_{checkpoint.step}" for _, checkpoint in loaded]
     if len(set(labels)) < len(labels):
         labels = [f"c{index}_step_{checkpoint.step}" for index, (_, checkpoint) in enumerate(loaded)]
-    infos = tuple(CheckpointInfo(label=label, path=str(file), step=int(checkpoint.step), digest=_file_digest(file))
+    infos = tuple(CheckpointInfo(label=label, path=str(file), step=int(checkpoint.step), digest=_file_digest(file),
+                                 learned_model_trained=trains_learned_model(checkpoint.config))
                   for label, (file, checkpoint) in zip(labels, loaded))
     if len({info.digest for info in infos}) < len(infos):
         raise UsageError("the same checkpoint file is given twice")
@@ -703,6 +707,10 @@ def run(args: argparse.Namespace) -> int:
     deep = args.deep if args.deep is not None else defaults.deep
     if deep < 0:
         raise UsageError(f"--deep must be at least 0, not {deep}")
+    untrained = [info.path for info in checkpoints if not info.learned_model_trained]
+    if untrained and any(split_root(root)[1] == "learned" for root in roots):
+        raise UsageError(f"{untrained[0]} was trained without an unroll (loss.unroll_steps=0), so its learned "
+                         f"model is untrained: give --root over the rules only, e.g. puct+rules,gumbel+rules")
     from selfplay.players import validate_player_spec
 
     for spec in opponents:

@@ -216,3 +216,22 @@ def test_export_keeps_the_runs_bookkeeping_but_not_its_optimizer_or_rng(tmp_path
     assert exported.extra["elapsed_seconds"] == 123.5 and exported.extra["games_total"] == 40
     assert exported.extra["exported_from"] == "step_9.pt"
     assert not any(key.endswith("_rng") for key in exported.extra)
+
+
+def test_an_agent_trained_without_an_unroll_is_never_searched_over_its_learned_model(tmp_path, game):
+    """K = 0 leaves g untrained: naming a learned-model root is one line, the rules and the policy play."""
+    from agent.agent import Agent
+    from agent.player import AgentPlayer
+
+    net = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1))
+    path = save_checkpoint(tmp_path / "k0.pt", make_payload(
+        net, game, config={"loss": {"unroll_steps": 0}, "search": {"model": "rules"}}, step=1))
+    agent = Agent.load(path)
+    assert agent.learned_model_trained is False
+    with pytest.raises(UsageError, match="loss.unroll_steps=0"):
+        AgentPlayer(agent, 8, "gumbel")
+    state = game.initial_state()
+    for player in (AgentPlayer(agent, 8), AgentPlayer(agent, 8, "puct+rules"), AgentPlayer(agent, 0, "puct")):
+        assert player.act_batch([state])[0] in state.legal_actions()
+    unrolled = save_checkpoint(tmp_path / "k3.pt", make_payload(net, game, config={"loss": {"unroll_steps": 3}}, step=1))
+    assert Agent.load(unrolled).learned_model_trained is True

@@ -226,3 +226,20 @@ def test_policy_only_trajectories_alternate_colours_and_finish():
     for history in trajectories:
         assert game.state_from_actions(history).is_terminal()
     assert trajectories == play_trajectories(network, game, 6, seed=1)
+
+
+def test_a_checkpoint_without_a_trained_model_is_ablated_over_the_rules_only(tmp_path, capsys):
+    """K = 0 left g untrained: learned-model roots are refused in one line, before any game."""
+    torch.manual_seed(0)
+    game = get_game("tictactoe")
+    checkpoint = save_checkpoint(tmp_path / "k0.pt", make_payload(
+        build_network(game, SMALL_NET), game, step=1,
+        config={"loss": {"unroll_steps": 0}, "search": {"model": "rules"}}))
+    out = tmp_path / "o"
+    status = ponder(["ablate", "--checkpoint", str(checkpoint), "--out", str(out), "--sims", "0,2", *QUICK])
+    err = capsys.readouterr().err
+    assert status == 2 and "loss.unroll_steps=0" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+    quick_over_rules = [arg if arg != "puct" else "puct+rules" for arg in QUICK]
+    assert ponder(["ablate", "--checkpoint", str(checkpoint), "--out", str(out), "--sims", "0,2",
+                   *quick_over_rules]) == 0
