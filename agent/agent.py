@@ -22,6 +22,7 @@ Torch thread counts are the entry points' business (design.md), never set here.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from agent.checkpoint import CheckpointError, load_checkpoint
+from agent.model_ends import HeadReading, NodeEnds, read_heads, step_through_ends
 from agent.networks import MuZeroNetwork
 from agent.reuse import SearchSession, carry_hidden, trees_for_search
 from agent.rules_search import search_over_rules
@@ -228,15 +230,21 @@ class Agent:
                                      session)
         batch = len(states)
         simulations = config.num_simulations
+        network = self.network
+        ends_known = config.learned_ends and getattr(network, "action_heads", None) is not None
+        if ends_known:   # the heads give every node's legal moves (agent.model_ends)
+            config = dataclasses.replace(config, tree_legal_masks=True)
         tree, store = self._trees_for(config, states, session, root_hidden)
         capacity = store.shape[1]
         store[:, 0] = root_hidden
+        node_ends = self._node_ends_for(session, store, batch) if ends_known else None
+        if node_ends is not None:
+            node_ends.set_roots(self._read_heads(root_hidden, config))
         # A fresh tree has no subtree to keep; a reused one keeps its subtree (the trees' default).
         tree.reset_roots(config, prior_logits, root_value, legal, rng)
 
         flat_store = store.view(batch * capacity, *store.shape[2:])
         row_offsets = torch.arange(batch, dtype=torch.int64, device=self.device) * capacity
-        network = self.network
         on_cpu = self.device.type == "cpu"
         for _ in range(simulations):
             parents, actions = tree.select(config)
@@ -246,15 +254,37 @@ class Agent:
                 parent_t, action_t = parent_t.to(self.device), action_t.to(self.device)
             hidden = flat_store.index_select(0, row_offsets + parent_t)
             next_hidden, reward, logits, value = network.recurrent(hidden, action_t)
-            new_nodes = tree.expand_and_backup(config, _as_numpy(reward), _as_numpy(value), _as_numpy(logits))
+            if node_ends is None:
+                new_nodes = tree.expand_and_backup(config, _as_numpy(reward), _as_numpy(value), _as_numpy(logits))
+            else:
+                reading = self._read_heads(next_hidden, config)
+                reward_np, value_np, mask, ended, game_end = step_through_ends(
+                    node_ends, parents, actions, _as_numpy(reward), _as_numpy(value), reading)
+                new_nodes = tree.expand_and_backup(config, reward_np, value_np, _as_numpy(logits), mask, game_end)
+                node_ends.record(np.asarray(new_nodes, dtype=np.int64), reading, ended)
             new_t = torch.from_numpy(np.asarray(new_nodes))
             if not on_cpu:
                 new_t = new_t.to(self.device)
             flat_store.index_copy_(0, row_offsets + new_t, next_hidden)
         output = tree.output(config, temperature, rng)
         if session is not None:
-            session.remember(tree, states, config, hidden=store)
+            session.remember(tree, states, config, hidden=store,
+                             node_ends=None if node_ends is None else node_ends.array)
         return output, batch * simulations
+
+    def _read_heads(self, hidden: torch.Tensor, config: SearchConfig) -> HeadReading:
+        legal_logits, end_logits = self.network.predict_actions(hidden)
+        return read_heads(legal_logits, end_logits, config.legal_threshold, config.end_threshold)
+
+    def _node_ends_for(self, session: SearchSession | None, store: torch.Tensor, batch: int) -> NodeEnds:
+        """The per-node game ends of this search's trees: carried with the hidden states when
+        the session kept subtrees (`_trees_for` leaves the carried rows in ``session.carried``)."""
+        capacity = store.shape[1]
+        carried = getattr(session, "carried", None) if session is not None else None
+        if carried is None or session.node_ends is None or session.node_ends.shape[1] != capacity:
+            return NodeEnds.empty(batch, capacity, self.num_actions)
+        array = carry_hidden(torch.from_numpy(session.node_ends), carried).numpy().copy()
+        return NodeEnds(array, self.num_actions)
 
     def _new_store(self, batch: int, capacity: int, root_hidden: torch.Tensor) -> torch.Tensor:
         return torch.empty((batch, capacity, *root_hidden.shape[1:]), dtype=root_hidden.dtype, device=self.device)
@@ -269,6 +299,7 @@ class Agent:
         carried = trees_for_search(session, states, config,
                                    lambda rows, capacity: self.tree_factory(rows, self.num_actions, capacity),
                                    reusable=same_dtype)
+        session.carried = carried if carried.kept.any() else None
         if not carried.kept.any():
             return carried.tree, self._new_store(batch, carried.tree.capacity, root_hidden)
         return carried.tree, carry_hidden(session.hidden, carried)

@@ -41,16 +41,23 @@ class NetworkConfig:
     action_encoding: str = "auto"
     action_embedding_planes: int = 4
     projection_dim: int = 0  # > 0 adds EfficientZero-style projection/predictor heads
+    # Heads on every hidden state (root or unrolled) that predict, per action, whether it is
+    # legal and how it ends the game (`agent.networks.ActionHeads`), trained densely from the
+    # rules so that a search over the learned model knows legal moves and game ends.
+    action_heads: bool = False
+    action_head_channels: int = 16
 
     def __post_init__(self) -> None:
         for name in ("channels", "head_hidden", "policy_head_channels", "value_head_channels",
-                     "action_embedding_planes"):
+                     "action_embedding_planes", "action_head_channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"network {name} must be >= 1, got {getattr(self, name)}")
         for name in ("representation_blocks", "dynamics_blocks", "prediction_blocks",
                      "value_support", "reward_support", "projection_dim"):
             if getattr(self, name) < 0:
                 raise ValueError(f"network {name} must be >= 0, got {getattr(self, name)}")
+        if not isinstance(self.action_heads, bool):
+            raise ValueError(f"network action_heads must be true or false, got {self.action_heads!r}")
         if self.action_encoding not in ACTION_ENCODINGS:
             raise ValueError(f"network action_encoding must be one of {', '.join(ACTION_ENCODINGS)}, "
                              f"got {self.action_encoding!r}")
@@ -113,10 +120,19 @@ class LossConfig:
     hidden_gradient_scale: float = 0.5    # gradient scale into the hidden state per dynamics step
     consistency: bool = False             # EfficientZero self-supervised consistency loss
     consistency_weight: float = 2.0
+    # share of the batch that is unrolled through g (the first rows); h and f train on all
+    # rows. Below 1 the model costs less per step (docs/training.md).
+    unroll_fraction: float = 1.0
+    legal_weight: float = 1.0             # action heads (network.action_heads): legality
+    end_weight: float = 1.0               # action heads: how each legal action ends the game
 
     def __post_init__(self) -> None:
         if self.unroll_steps < 0:
             raise ValueError(f"unroll_steps must be >= 0, got {self.unroll_steps}")
+        if not 0.0 < self.unroll_fraction <= 1.0:
+            raise ValueError(f"unroll_fraction must be in (0, 1], got {self.unroll_fraction}")
+        if self.legal_weight < 0 or self.end_weight < 0:
+            raise ValueError("legal_weight and end_weight must be >= 0")
         if not 0.0 <= self.hidden_gradient_scale <= 1.0:
             raise ValueError(f"hidden_gradient_scale must be in [0, 1], got {self.hidden_gradient_scale}")
 

@@ -84,8 +84,9 @@ def build_inference_copy(network: "MuZeroNetwork", mode: str) -> "MuZeroNetwork"
         for block in blocks:
             _fold(block, "conv1", "norm1")
             _fold(block, "conv2", "norm2")
-    for head in (copy.reward_head, copy.policy_head, copy.value_head):
-        _fold(head, "conv", "norm")
+    for head in (copy.reward_head, copy.policy_head, copy.value_head, copy.action_heads):
+        if head is not None:
+            _fold(head, "conv", "norm")
     _split_dynamics_conv(copy)
     # channels-last weights let oneDNN pick its blocked kernels (measured faster on CPU even
     # with the NCHW hidden states the search's store holds)
@@ -181,6 +182,12 @@ class InferenceCache:
         hidden = inference_represent(copy, planes.to(self.dtype))
         logits, raw_value = inference_predict(copy, hidden)
         return hidden, logits.float(), copy.value_to_scalar(raw_value.float())
+
+    def predict_actions(self, network: "MuZeroNetwork", hidden: torch.Tensor):
+        """`MuZeroNetwork.predict_actions` through the copy (float32 logits)."""
+        copy = self.get(network, relist=False)
+        legal, ends = copy.action_heads(hidden.to(self.dtype))
+        return legal.float(), ends.float()
 
     def recurrent(self, network: "MuZeroNetwork", hidden: torch.Tensor, actions: torch.Tensor):
         """`MuZeroNetwork.recurrent` through the copy: next hidden in the copy's dtype, the rest float32."""

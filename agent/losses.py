@@ -13,6 +13,7 @@ step, rewards from the view of the player who took the action.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,12 @@ class UnrollBatch:
       positions after each action, needed only by the consistency loss.
     - ``consistency_masks`` float ``[N, K]`` or None: 1 where step k+1 has real planes in
       ``target_observations`` (a stored, non-terminal position); None uses ``masks[:, 1:]``.
+    - ``target_legal`` float ``[N, K+1, A]`` or None: 1 where the action is legal at step k
+      (the action heads' labels; None when the network has none).
+    - ``target_ends`` int64 ``[N, K+1, A]`` or None: `envs.game.END_*` code of each action at
+      step k, -1 where there is no label (an illegal action).
+    - ``action_masks`` float ``[N, K+1]`` or None: 1 where step k is a stored, non-terminal
+      position whose labels were recorded; the action heads' losses count only there.
     """
 
     observations: torch.Tensor
@@ -51,6 +58,9 @@ class UnrollBatch:
     weights: torch.Tensor | None = None
     target_observations: torch.Tensor | None = None
     consistency_masks: torch.Tensor | None = None
+    target_legal: torch.Tensor | None = None
+    target_ends: torch.Tensor | None = None
+    action_masks: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,8 @@ class LossResult:
     """The loss of one batch.
 
     ``total`` is the scalar to backpropagate; ``parts`` holds floats for TensorBoard
-    (``policy``, ``value``, ``reward``, ``consistency``, ``total``, each a batch mean);
+    (``policy``, ``value``, ``reward``, ``consistency``, ``legal``, ``end``, ``total``, each
+    a batch mean);
     ``value_errors`` ``[N]`` is |predicted root value - target| (detached), the priority
     of each sample in prioritised replay.
     """
@@ -96,8 +107,37 @@ def _consistency_loss(network: MuZeroNetwork, predicted_hidden: torch.Tensor,
     return -F.cosine_similarity(online, target, dim=-1)
 
 
+def _action_losses(network: MuZeroNetwork, hidden: torch.Tensor, batch: UnrollBatch, step: int,
+                   rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample (legality, game end) losses ``[rows]`` of the action heads at unroll ``step``:
+    binary cross-entropy of every action's legality, and cross-entropy of the end class
+    averaged over the actions that carry a label (the legal ones). Zero where the step has
+    no labels (``action_masks``)."""
+    legal_logits, end_logits = network.action_heads(hidden)
+    mask = batch.action_masks[:rows, step].to(legal_logits.dtype)
+    legal_target = batch.target_legal[:rows, step].to(legal_logits.dtype)
+    legal = F.binary_cross_entropy_with_logits(legal_logits, legal_target, reduction="none").mean(dim=-1)
+    codes = batch.target_ends[:rows, step]
+    labelled = (codes >= 0).to(end_logits.dtype)
+    per_action = F.cross_entropy(end_logits.flatten(0, 1).float(), codes.clamp(min=0).flatten(),
+                                 reduction="none").view_as(labelled)
+    end = (per_action * labelled).sum(dim=-1) / labelled.sum(dim=-1).clamp(min=1.0)
+    return legal * mask, end * mask
+
+
+def _pad_rows(values: torch.Tensor, rows: int) -> torch.Tensor:
+    """``values [M]`` of the unrolled rows as ``[rows]``, zero for the rows not unrolled."""
+    return values if values.shape[0] == rows else F.pad(values, (0, rows - values.shape[0]))
+
+
 def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfig | None = None) -> LossResult:
-    """Unroll ``network`` over ``batch`` and return the weighted loss, its parts and value errors."""
+    """Unroll ``network`` over ``batch`` and return the weighted loss, its parts and value errors.
+
+    With ``config.unroll_fraction`` < 1 only the first ``ceil(fraction * N)`` rows are
+    unrolled (the replay samples rows at random, so they are a random subset); their
+    recurrent losses are scaled by N / M, so that each unroll step keeps the weight it has
+    with the whole batch unrolled while g costs a fraction of it.
+    """
     config = config or LossConfig()
     steps = batch.actions.shape[1]
     if batch.target_policies.shape[1] != steps + 1 or batch.target_values.shape[1] != steps + 1:
@@ -109,6 +149,11 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     value_support = network.config.value_support
     reward_support = network.config.reward_support
 
+    heads = network.action_heads is not None
+    if heads and (batch.target_legal is None or batch.target_ends is None or batch.action_masks is None):
+        raise ValueError("a network with action heads needs batch.target_legal, target_ends and action_masks")
+    rows = batch.observations.shape[0]
+
     hidden = network.represent(batch.observations)
     logits, raw_value = network.predict(hidden)
     policy_loss = _policy_loss(logits, batch.target_policies[:, 0]) * masks[:, 0]
@@ -116,28 +161,47 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     value_errors = (network.value_to_scalar(raw_value.detach()) - batch.target_values[:, 0]).abs()
     reward_loss = torch.zeros_like(value_loss)
     consistency_loss = torch.zeros_like(value_loss)
+    legal_loss = torch.zeros_like(value_loss)
+    end_loss = torch.zeros_like(value_loss)
+    if heads:
+        legal_loss, end_loss = _action_losses(network, hidden, batch, 0, rows)
 
-    step_scale = 1.0 / steps if steps else 1.0
+    unrolled = min(rows, math.ceil(config.unroll_fraction * rows)) if steps else 0
+    step_scale = (1.0 / steps if steps else 1.0) * (rows / unrolled if unrolled else 1.0)
+    hidden = hidden[:unrolled]
+    recurrent = {name: torch.zeros(unrolled, device=value_loss.device, dtype=value_loss.dtype)
+                 for name in ("policy", "value", "reward", "consistency", "legal", "end")}
     for step in range(steps):
         hidden = scale_gradient(hidden, config.hidden_gradient_scale)
-        hidden, raw_reward = network.dynamics(hidden, batch.actions[:, step])
+        hidden, raw_reward = network.dynamics(hidden, batch.actions[:unrolled, step])
         logits, raw_value = network.predict(hidden)
-        mask = masks[:, step + 1]
-        step_policy = _policy_loss(logits, batch.target_policies[:, step + 1])
-        step_value = _scalar_loss(value_support, raw_value, batch.target_values[:, step + 1])
-        step_reward = _scalar_loss(reward_support, raw_reward, batch.target_rewards[:, step])
-        policy_loss = policy_loss + scale_gradient(step_policy * mask, step_scale)
-        value_loss = value_loss + scale_gradient(step_value * mask, step_scale)
-        reward_loss = reward_loss + scale_gradient(step_reward * mask, step_scale)
+        mask = masks[:unrolled, step + 1]
+        terms = {
+            "policy": _policy_loss(logits, batch.target_policies[:unrolled, step + 1]) * mask,
+            "value": _scalar_loss(value_support, raw_value, batch.target_values[:unrolled, step + 1]) * mask,
+            "reward": _scalar_loss(reward_support, raw_reward, batch.target_rewards[:unrolled, step]) * mask,
+        }
         if config.consistency:
-            step_consistency = _consistency_loss(network, hidden, batch.target_observations[:, step])
-            consistency_mask = mask if batch.consistency_masks is None else batch.consistency_masks[:, step]
-            consistency_loss = consistency_loss + scale_gradient(step_consistency * consistency_mask, step_scale)
+            consistency_mask = mask if batch.consistency_masks is None else batch.consistency_masks[:unrolled, step]
+            terms["consistency"] = _consistency_loss(
+                network, hidden, batch.target_observations[:unrolled, step]) * consistency_mask
+        if heads:
+            terms["legal"], terms["end"] = _action_losses(network, hidden, batch, step + 1, unrolled)
+        for name, term in terms.items():
+            recurrent[name] = recurrent[name] + scale_gradient(term, step_scale)
+    policy_loss = policy_loss + _pad_rows(recurrent["policy"], rows)
+    value_loss = value_loss + _pad_rows(recurrent["value"], rows)
+    reward_loss = reward_loss + _pad_rows(recurrent["reward"], rows)
+    consistency_loss = consistency_loss + _pad_rows(recurrent["consistency"], rows)
+    legal_loss = legal_loss + _pad_rows(recurrent["legal"], rows)
+    end_loss = end_loss + _pad_rows(recurrent["end"], rows)
 
     per_sample = (config.policy_weight * policy_loss + config.value_weight * value_loss
                   + config.reward_weight * reward_loss)
     if config.consistency:
         per_sample = per_sample + config.consistency_weight * consistency_loss
+    if heads:
+        per_sample = per_sample + config.legal_weight * legal_loss + config.end_weight * end_loss
     if batch.weights is not None:
         per_sample = per_sample * batch.weights
     total = per_sample.mean()
@@ -146,6 +210,8 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
         "value": float(value_loss.detach().mean()),
         "reward": float(reward_loss.detach().mean()),
         "consistency": float(consistency_loss.detach().mean()),
+        "legal": float(legal_loss.detach().mean()),
+        "end": float(end_loss.detach().mean()),
         "total": float(total.detach()),
     }
     return LossResult(total=total, parts=parts, value_errors=value_errors)

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from agent.config import NetworkConfig
 from agent.support import logits_to_scalar
+from envs.game import END_CLASSES
 
 HIDDEN_SCALE_EPSILON = 1e-5
 
@@ -99,6 +100,28 @@ class PolicyHead(nn.Module):
         return self.fc(F.relu(self.norm(self.conv(x))).flatten(1))
 
 
+class ActionHeads(nn.Module):
+    """Per-action legality and game end from a hidden state: conv3x3 -> MLP -> ``A * (1 + E)``.
+
+    Returns (legal logits ``[N, A]``, end logits ``[N, A, E]``) with E = `END_CLASSES`
+    (goes on, mover wins, draw, mover loses). They read the hidden state itself, as f does,
+    so the same heads serve the root (h) and every unrolled state (g).
+    """
+
+    def __init__(self, channels: int, head_channels: int, board_cells: int, hidden: int, num_actions: int) -> None:
+        super().__init__()
+        self.num_actions = num_actions
+        self.conv = nn.Conv2d(channels, head_channels, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(head_channels)
+        self.fc1 = nn.Linear(head_channels * board_cells, hidden)
+        self.fc2 = nn.Linear(hidden, num_actions * (1 + END_CLASSES))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = F.relu(self.norm(self.conv(x))).flatten(1)
+        out = self.fc2(F.relu(self.fc1(out))).view(-1, self.num_actions, 1 + END_CLASSES)
+        return out[:, :, 0], out[:, :, 1:]
+
+
 def resolve_action_encoding(config: NetworkConfig, spec: GameSpec) -> str:
     """The concrete encoding for ``auto``; ValueError when a fixed one does not fit the game."""
     _, height, width = spec.observation_shape
@@ -168,6 +191,8 @@ class MuZeroNetwork(nn.Module):
         self.policy_head = PolicyHead(channels, cfg.policy_head_channels, cells, spec.num_actions)
         value_outputs = 2 * cfg.value_support + 1 if cfg.value_support else 1
         self.value_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, value_outputs)
+        self.action_heads = (ActionHeads(channels, cfg.action_head_channels, cells, cfg.head_hidden, spec.num_actions)
+                             if cfg.action_heads else None)
         # EfficientZero consistency: projection of a hidden state and a predictor on top of it
         if cfg.projection_dim:
             self.projection = nn.Sequential(
@@ -230,6 +255,16 @@ class MuZeroNetwork(nn.Module):
         """f: ``hidden`` -> (policy logits ``[N, A]``, raw value ``[N, 1|2S+1]``)."""
         out = self.prediction_blocks(hidden)
         return self.policy_head(out), self.value_head(out)
+
+    def predict_actions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The action heads of ``hidden``: (legal logits ``[N, A]``, end logits ``[N, A, E]``);
+        through the inference copy in eval mode without gradients. ValueError without heads."""
+        if self.action_heads is None:
+            raise ValueError("this network has no action heads (network.action_heads = false)")
+        cache = self._search_copy()
+        if cache is not None:
+            return cache.predict_actions(self, hidden)
+        return self.action_heads(hidden)
 
     def value_to_scalar(self, raw_value: torch.Tensor) -> torch.Tensor:
         """Raw value head output -> value ``[N]`` (tanh, or the support's expectation)."""

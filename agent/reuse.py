@@ -42,6 +42,8 @@ class SearchSession:
     search_key: tuple | None = None             # (simulations, root, model) of the last search
     hidden: torch.Tensor | None = None          # learned model: [B, capacity, ...] by node id
     positions: list[dict[int, Any]] | None = None   # over the rules: each tree's node -> position
+    node_ends: np.ndarray | None = None         # learned model with action heads: `agent.model_ends`
+    carried: Any = None                         # the `CarriedTrees` of the search under way, if any
     reused_trees: int = 0
     fresh_trees: int = 0
 
@@ -54,12 +56,13 @@ class SearchSession:
         return self.capacity_factor * simulations + 1
 
     def remember(self, tree, states: Sequence, config, *, hidden: torch.Tensor | None = None,
-                 positions: list[dict[int, Any]] | None = None) -> None:
+                 positions: list[dict[int, Any]] | None = None, node_ends: np.ndarray | None = None) -> None:
         """Keep the trees of the search just made from ``states``."""
         self.tree, self.capacity = tree, int(tree.capacity)
         self.histories = [tuple(state.history) for state in states]
         self.search_key = _search_key(config)
-        self.hidden, self.positions = hidden, positions
+        self.hidden, self.positions, self.node_ends = hidden, positions, node_ends
+        self.carried = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class CarriedTrees:
 
 
 def _search_key(config) -> tuple:
-    return (config.num_simulations, config.root, config.model)
+    return (config.num_simulations, config.root, config.model, getattr(config, "learned_ends", False))
 
 
 def trees_for_search(session: SearchSession, states: Sequence, config, make_tree, reusable: bool = True

@@ -13,7 +13,7 @@ from typing import Hashable
 import numpy as np
 
 from envs.errors import UsageError
-from envs.game import DecidedState, Game
+from envs.game import DecidedState, Game, filling_ends
 
 ROWS, COLUMNS = 6, 7
 # BIT_INDEX[r, c]: the bit of the cell drawn at row r (0 = top) and column c.
@@ -99,6 +99,9 @@ class ConnectFourState(DecidedState):
 
     def winning_actions(self) -> list[int]:
         return self._wins_for(self.to_play)
+
+    def action_ends(self) -> np.ndarray:
+        return filling_ends(self.legal_mask(), self.winning_actions(), len(self.history) == ROWS * COLUMNS - 1)
 
     def threat_actions(self) -> list[int]:
         return self._wins_for(1 - self.to_play)

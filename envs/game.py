@@ -81,6 +81,20 @@ class State(ABC):
                 wins.append(action)
         return wins
 
+    def action_ends(self) -> np.ndarray:
+        """int8 ``[A]``: what each action does to the game, for the player to move: `END_NONE`
+        (the game goes on, or the action is illegal), `END_WIN`, `END_DRAW` or `END_LOSS`.
+
+        These are the dense labels of the learned model's game-end head (every action of
+        every stored position, not only the one played). This default plays each legal
+        action; games that can tell faster override it.
+        """
+        ends = np.zeros(len(self.legal_mask()), dtype=np.int8)
+        for action in self.legal_actions():
+            after = self.play(action)
+            ends[action] = end_code(mover_reward(after, self.to_play), after.is_terminal())
+        return ends
+
     def threat_actions(self) -> list[int] | None:
         """Legal actions with which the opponent would win at once were it their move.
 
@@ -97,6 +111,20 @@ class State(ABC):
         return f"{type(self).__name__}(history={list(self.history)})"
 
 
+# What an action does to the game, from the view of the player who takes it (`State.action_ends`).
+END_NONE, END_WIN, END_DRAW, END_LOSS = 0, 1, 2, 3
+END_CLASSES = 4
+# the mover's reward of each code: a game end's result, 0 for END_NONE
+END_REWARDS = np.array([0.0, 1.0, 0.0, -1.0], dtype=np.float32)
+
+
+def end_code(reward: float, terminal: bool) -> int:
+    """The `END_*` code of a transition from its reward to the mover and whether it ended the game."""
+    if not terminal:
+        return END_NONE
+    return END_WIN if reward > 0 else (END_LOSS if reward < 0 else END_DRAW)
+
+
 def mover_reward(state_after: State, mover: int) -> float:
     """Reward of the move that led to ``state_after``, from the view of the player who made it:
     1 for the winning move, -1 for a move that lost on the spot, 0 otherwise (draws too)."""
@@ -106,6 +134,15 @@ def mover_reward(state_after: State, mover: int) -> float:
     if winner is None:
         return 0.0
     return 1.0 if winner == mover else -1.0
+
+
+def filling_ends(legal: np.ndarray, wins: Sequence[int], last_cell: bool) -> np.ndarray:
+    """`State.action_ends` of a game that ends only by a win of the mover or a full board
+    (tic-tac-toe, Connect Four): ``wins`` the winning actions, ``last_cell`` whether one
+    empty cell is left (so any other legal move fills the board: a draw)."""
+    ends = np.where(legal, END_DRAW if last_cell else END_NONE, END_NONE).astype(np.int8)
+    ends[list(wins)] = END_WIN
+    return ends
 
 
 class DecidedState(State):

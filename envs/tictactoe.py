@@ -12,7 +12,7 @@ from typing import Hashable
 import numpy as np
 
 from envs.errors import UsageError
-from envs.game import DecidedState, Game
+from envs.game import DecidedState, Game, filling_ends
 
 WIN_LINES = tuple(
     sum(1 << square for square in line)
@@ -76,6 +76,9 @@ class TicTacToeState(DecidedState):
 
     def winning_actions(self) -> list[int]:
         return self._wins_for(self.to_play)
+
+    def action_ends(self) -> np.ndarray:
+        return filling_ends(self.legal_mask(), self.winning_actions(), bin(self.stones[0] | self.stones[1]).count("1") == 8)
 
     def threat_actions(self) -> list[int]:
         return self._wins_for(1 - self.to_play)

@@ -50,6 +50,14 @@ class SearchConfig:
         takes a proven win and never a proven loss while another move is not lost, and the
         move played follows the same rule. Two-player games only; off, the trees ignore
         ``terminal`` and search exactly as before.
+      learned_ends: in a search over the learned model of a network with action heads
+        (`agent.networks.ActionHeads`), use them inside the tree (`agent.model_ends`): below
+        the root an action whose predicted probability of being legal is below
+        ``legal_threshold`` gets no prior, and a transition whose predicted probability of
+        ending the game exceeds ``end_threshold`` gets the predicted result as its reward and
+        is not expanded further (an absorbing leaf, as a game end over the rules). False, or
+        a network without the heads, searches as MuZero does. The trees ignore these fields.
+      legal_threshold, end_threshold: in (0, 1).
     """
 
     num_simulations: int = 50
@@ -68,6 +76,9 @@ class SearchConfig:
     tree_legal_masks: bool = False
     model: str = "learned"
     solver: bool = False
+    learned_ends: bool = True
+    legal_threshold: float = 0.5
+    end_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         # Reject nonsense at construction, so a bad config never reaches compiled code.
@@ -81,6 +92,13 @@ class SearchConfig:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if not isinstance(self.solver, (bool, np.bool_)):
             raise ValueError(f"solver must be true or false, got {self.solver!r}")
+        if not isinstance(self.learned_ends, (bool, np.bool_)):
+            raise ValueError(f"learned_ends must be true or false, got {self.learned_ends!r}")
+        for name in ("legal_threshold", "end_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
         if self.solver and not self.two_player:
             raise ValueError("solver proves two-player results; it needs two_player=True")
         for name in ("pb_c_init", "pb_c_base", "discount", "dirichlet_alpha", "dirichlet_fraction",

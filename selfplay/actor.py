@@ -32,6 +32,7 @@ class _GameInProgress:
     policies: list = field(default_factory=list)
     root_values: list = field(default_factory=list)
     legal_masks: list = field(default_factory=list)
+    action_ends: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class Actor:
         self.seconds_total = 0.0
         self.seconds_in_search = 0.0
         self.network_evals = 0
+        # the action heads' dense labels (`State.action_ends`), only for a network that has them:
+        # a generic game pays one play per legal action for each
+        network_config = getattr(getattr(agent, "network", None), "config", None)
+        self.record_action_ends = bool(getattr(network_config, "action_heads", False))
 
     def _new_game(self) -> _GameInProgress:
         state = self.game.initial_state()
@@ -107,6 +112,8 @@ class Actor:
             record.policies.append(np.asarray(result.policy[slot], dtype=np.float32))
             record.root_values.append(float(result.root_value[slot]))
             record.legal_masks.append(state.legal_mask())
+            if self.record_action_ends:
+                record.action_ends.append(state.action_ends())
             record.state = state.play(action)
             self.positions += 1
             if record.state.is_terminal() or len(record.actions) >= self.config.max_moves:
@@ -129,6 +136,7 @@ class Actor:
             root_values=np.asarray(record.root_values, dtype=np.float32),
             legal_masks=np.stack(record.legal_masks).astype(bool),
             opening=np.asarray(record.opening, dtype=np.int64),
+            action_ends=np.stack(record.action_ends).astype(np.int8) if self.record_action_ends else None,
         )
 
     def stats(self) -> ActorStats:

@@ -104,6 +104,9 @@ class Learner:
             target_observations=(None if batch.target_observations is None
                                  else tensor(batch.target_observations)),
             consistency_masks=tensor(batch.policy_mask[:, 1:]),
+            target_legal=None if batch.target_legal is None else tensor(batch.target_legal),
+            target_ends=None if batch.target_ends is None else tensor(batch.target_ends),
+            action_masks=None if batch.action_mask is None else tensor(batch.action_mask),
         )
 
     def _loss_mask(self, batch: UnrollBatch) -> np.ndarray:

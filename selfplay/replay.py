@@ -41,6 +41,9 @@ class GameHistory:
     legal_masks:  bool [T, A].
     opening:      int64 [S], random opening plies played before position 0 (not trained on),
                   kept so that a position can be rebuilt from the initial state (reanalyse).
+    action_ends:  int8 [T, A], `envs.game.END_*` code of every action at each position (what
+                  it would do to the game: the action heads' dense labels), or None when the
+                  actor did not record them (a network without action heads, older replays).
     """
 
     observations: np.ndarray
@@ -51,6 +54,7 @@ class GameHistory:
     root_values: np.ndarray
     legal_masks: np.ndarray
     opening: np.ndarray
+    action_ends: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -78,6 +82,10 @@ class UnrollBatch:
                    a stored position: at or past the end), or None when the replay was not
                    asked for them (only the consistency loss needs them; its mask is
                    ``policy_mask[:, 1:]``).
+    target_legal:  float32 [B, K+1, A] legal moves at t+k, and
+    target_ends:   int64 [B, K+1, A] each action's `END_*` code at t+k (-1: illegal, no label),
+    action_mask:   float32 [B, K+1] 1 where t+k is a stored position with recorded labels:
+                   the action heads' targets, or None when the replay was not asked for them.
     """
 
     observations: np.ndarray
@@ -91,6 +99,9 @@ class UnrollBatch:
     game_ids: np.ndarray
     positions: np.ndarray
     target_observations: np.ndarray | None = None
+    target_legal: np.ndarray | None = None
+    target_ends: np.ndarray | None = None
+    action_mask: np.ndarray | None = None
 
 
 SYMMETRIES = ("none", "dihedral", "mirror")
@@ -161,7 +172,8 @@ class Replay:
     def __init__(self, capacity_positions: int, unroll_steps: int, td_steps: int = -1,
                  discount: float = 1.0, two_player: bool = True, priority_alpha: float = 0.0,
                  priority_beta: float = 1.0, symmetries: str = "none",
-                 target_observations: bool = False, root_value_weight: float = 0.0) -> None:
+                 target_observations: bool = False, root_value_weight: float = 0.0,
+                 action_labels: bool = False) -> None:
         if capacity_positions <= 0 or unroll_steps < 0:
             raise ValueError("capacity_positions must be > 0 and unroll_steps >= 0")
         if not 0.0 <= root_value_weight <= 1.0:
@@ -178,6 +190,7 @@ class Replay:
             raise ValueError(f"symmetries must be one of {', '.join(SYMMETRIES)}, got {symmetries!r}")
         self.symmetries = symmetries
         self.target_observations = target_observations
+        self.action_labels = action_labels
         self._games: OrderedDict[int, GameHistory] = OrderedDict()
         self._values: dict[int, np.ndarray] = {}
         self._priorities: dict[int, np.ndarray] = {}
@@ -268,7 +281,7 @@ class Replay:
                    discount=replay.discount, two_player=config.search.two_player,
                    priority_alpha=replay.priority_alpha, priority_beta=replay.priority_beta,
                    symmetries=replay.symmetries, target_observations=config.loss.consistency,
-                   root_value_weight=replay.root_value_weight)
+                   root_value_weight=replay.root_value_weight, action_labels=config.network.action_heads)
 
     def make_batch(self, game_ids: np.ndarray, positions: np.ndarray, weights: np.ndarray,
                    rng: np.random.Generator) -> UnrollBatch:
@@ -286,6 +299,10 @@ class Replay:
         value_mask = np.zeros((B, K + 1), dtype=np.float32)
         target_observations = (np.zeros((B, K, *observations.shape[1:]), dtype=np.float32)
                                if self.target_observations else None)
+        labels = self.action_labels
+        target_legal = np.zeros((B, K + 1, num_actions), dtype=np.float32) if labels else None
+        target_ends = np.full((B, K + 1, num_actions), -1, dtype=np.int64) if labels else None
+        action_mask = np.zeros((B, K + 1), dtype=np.float32) if labels else None
         for row, (gid, t) in enumerate(zip(game_ids.tolist(), positions.tolist())):
             game = self._games[gid]
             length = game.length
@@ -297,6 +314,11 @@ class Replay:
             policy_mask[row, :real] = 1.0
             if target_observations is not None:
                 target_observations[row, :real - 1] = game.observations[t + 1:end]
+            if labels and game.action_ends is not None:
+                legal = game.legal_masks[t:end]
+                target_legal[row, :real] = legal
+                target_ends[row, :real] = np.where(legal, game.action_ends[t:end], -1)
+                action_mask[row, :real] = 1.0
             # value/reward defined up to and including the terminal position T
             defined = min(K + 1, length - t + 1)
             value_mask[row, :defined] = 1.0
@@ -304,20 +326,23 @@ class Replay:
             actions[row, :steps] = game.actions[t:t + steps]
             target_reward[row, 1:steps + 1] = game.rewards[t:t + steps]
         if self.symmetries != "none":
-            self._augment(observations, actions, target_policy, rng, target_observations)
+            per_action = [array for array in (target_policy, target_legal, target_ends) if array is not None]
+            self._augment(observations, actions, per_action, rng, target_observations)
         return UnrollBatch(observations, actions, target_value, target_reward, target_policy,
                            policy_mask, value_mask, weights, np.asarray(game_ids, dtype=np.int64),
-                           np.asarray(positions, dtype=np.int64), target_observations)
+                           np.asarray(positions, dtype=np.int64), target_observations,
+                           target_legal, target_ends, action_mask)
 
-    def _augment(self, observations: np.ndarray, actions: np.ndarray, target_policy: np.ndarray,
+    def _augment(self, observations: np.ndarray, actions: np.ndarray, per_action: list[np.ndarray],
                  rng: np.random.Generator, target_observations: np.ndarray | None = None) -> None:
-        """Apply one random board symmetry per row, in place, to planes, actions and policies.
+        """Apply one random board symmetry per row, in place, to planes, actions and the
+        per-action targets (``per_action``: arrays ``[B, K+1, A]``: policies, action labels).
 
         The same symmetry maps the whole unroll, so the dynamics model sees a consistent
         transformed game; values and rewards do not change under a symmetry.
         """
         rows, channels, height, width = observations.shape
-        num_actions = target_policy.shape[2]
+        num_actions = per_action[0].shape[2]
         permutations = symmetry_permutations(self.symmetries, height, width)
         chosen = rng.integers(0, len(permutations), size=rows)
         for index, cells in enumerate(permutations):
@@ -339,7 +364,8 @@ class Replay:
             inverse = np.empty_like(action_cells)
             inverse[action_cells] = np.arange(action_cells.shape[0])
             actions[selected] = inverse[actions[selected]]
-            target_policy[selected] = target_policy[selected][:, :, action_cells]
+            for array in per_action:
+                array[selected] = array[selected][:, :, action_cells]
 
     def update_priorities(self, game_ids: np.ndarray, positions: np.ndarray, priorities: np.ndarray) -> None:
         """Set new priorities (e.g. |predicted value - target|) for rows still stored."""
@@ -384,6 +410,8 @@ class Replay:
                          "legal_masks", "opening"):
                 arrays[name] = np.concatenate([getattr(g, name) for g in games])
             arrays["priorities"] = np.concatenate([self._priorities[gid] for gid in self._games])
+            if all(g.action_ends is not None for g in games):
+                arrays["action_ends"] = np.concatenate([g.action_ends for g in games])
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
@@ -409,9 +437,12 @@ class Replay:
                          ("observations", "actions", "rewards", "to_play", "policies", "root_values",
                           "legal_masks", "priorities")}
                 openings = np.split(data["opening"], opening_splits)
+                # replays saved before the action heads, or with a game without labels, have none
+                ends = np.split(data["action_ends"], splits) if "action_ends" in data.files else None
                 for index, gid in enumerate(data["game_ids"].tolist()):
                     game = GameHistory(**{name: parts[name][index].copy() for name in parts if name != "priorities"},
-                                       opening=openings[index].copy())
+                                       opening=openings[index].copy(),
+                                       action_ends=None if ends is None else ends[index].copy())
                     self._store(gid, game, parts["priorities"][index].copy())
             self._next_game_id, self.games_added, self.positions_added = (int(x) for x in counters)
         self._evict()

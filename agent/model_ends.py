@@ -1,0 +1,115 @@
+"""What the learned tree knows of legal moves and game ends: the action heads, read per node.
+
+A MuZero search steps through g without knowing which moves are legal below the root or
+where the game ended; none of the peers masks or stops there. A network with action heads
+(`agent.networks.ActionHeads`) predicts both for every action of every hidden state, and the
+learned search (`Agent._search`) uses them through this module:
+
+- each new node's legal mask is the actions whose predicted legality is at least
+  ``SearchConfig.legal_threshold`` (all actions if none is: the heads contradict
+  themselves, and the prior decides);
+- each node remembers, per action, whether taking it ends the game (predicted probability
+  of an end above ``end_threshold``) and with what reward for the mover (the expected
+  result given an end);
+- a transition into a predicted end gets that reward and value 0, and everything below it
+  is absorbing (reward 0, value 0): the search backs a game end up exactly as it does over
+  the rules, and spends no thought past it.
+
+The per-node record is one float32 array ``[B, capacity, 2A + 1]`` (`NodeEnds`), so that a
+tree reused between moves carries it like the hidden states.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from envs.game import END_REWARDS
+
+
+@dataclass(frozen=True)
+class HeadReading:
+    """The action heads of B hidden states, thresholded by a `SearchConfig`.
+
+    - ``legal`` bool ``[B, A]``: the actions the tree may expand (at least one per row).
+    - ``ends`` bool ``[B, A]``: taking the action ends the game.
+    - ``end_reward`` float32 ``[B, A]``: the mover's reward if it does (expected result
+      given an end: win 1, draw 0, loss -1).
+    """
+
+    legal: np.ndarray
+    ends: np.ndarray
+    end_reward: np.ndarray
+
+
+def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_threshold: float,
+               end_threshold: float) -> HeadReading:
+    """Threshold legal logits ``[B, A]`` and end logits ``[B, A, E]`` (`END_*` classes)."""
+    legal_probability = torch.sigmoid(legal_logits.float()).cpu().numpy()
+    end_probabilities = torch.softmax(end_logits.float(), dim=-1).cpu().numpy()
+    legal = legal_probability >= legal_threshold
+    legal[~legal.any(axis=1)] = True
+    end_probability = 1.0 - end_probabilities[..., 0]
+    ends = end_probability > end_threshold
+    expected = (end_probabilities[..., 1:] * END_REWARDS[1:]).sum(axis=-1)
+    end_reward = (expected / np.maximum(end_probability, 1e-6)).astype(np.float32)
+    return HeadReading(legal=legal, ends=ends, end_reward=np.clip(end_reward, -1.0, 1.0))
+
+
+class NodeEnds:
+    """Per node of B trees: for each action, whether it ends the game and its reward, and
+    whether the node itself lies at or past a game end (absorbing).
+
+    Backed by ``array`` float32 ``[B, capacity, 2A + 1]``: ``[..., :A]`` 1 where the action
+    ends the game, ``[..., A:2A]`` its reward, ``[..., 2A]`` 1 for an ended node.
+    """
+
+    def __init__(self, array: np.ndarray, num_actions: int) -> None:
+        self.array = array
+        self.num_actions = num_actions
+        self._rows = np.arange(array.shape[0])
+
+    @classmethod
+    def empty(cls, batch: int, capacity: int, num_actions: int) -> "NodeEnds":
+        return cls(np.zeros((batch, capacity, 2 * num_actions + 1), dtype=np.float32), num_actions)
+
+    def set_roots(self, reading: HeadReading) -> None:
+        """Node 0 of every tree: a real position (never ended) with the heads' reading."""
+        self.record(np.zeros(len(self._rows), dtype=np.int64), reading, np.zeros(len(self._rows), dtype=bool))
+
+    def edges(self, parents: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the selected edges (parent node, action) of each tree: (the parent is ended,
+        the action ends the game, its reward), each ``[B]``."""
+        at_parent = self.array[self._rows, parents]
+        A = self.num_actions
+        return at_parent[:, 2 * A] > 0, at_parent[self._rows, actions] > 0, at_parent[self._rows, A + actions]
+
+    def record(self, nodes: np.ndarray, reading: HeadReading, ended: np.ndarray) -> None:
+        """Store the reading of each tree's node ``nodes[b]`` and whether it is ended."""
+        A = self.num_actions
+        row = self.array[self._rows, nodes]
+        row[:, :A] = reading.ends
+        row[:, A:2 * A] = reading.end_reward
+        row[:, 2 * A] = ended
+        self.array[self._rows, nodes] = row
+
+
+def step_through_ends(node_ends: NodeEnds, parents: np.ndarray, actions: np.ndarray, reward: np.ndarray,
+                      value: np.ndarray, reading: HeadReading
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The expansion of the selected edges with the game's ends applied.
+
+    Returns (reward ``[B]``, value ``[B]``, legal mask ``[B, A]`` of the new nodes, ended
+    ``[B]``: the new node is at or past a game end, game_end ``[B]``: the game ends at the
+    new node itself, what MCTS-Solver proves from). Below an ended node everything is
+    absorbing; a transition the parent predicts to end the game takes the predicted reward
+    and value 0; any other keeps g's reward and f's value.
+    """
+    parent_ended, edge_ends, edge_reward = node_ends.edges(parents, actions)
+    ended = parent_ended | edge_ends
+    reward = np.where(parent_ended, 0.0, np.where(edge_ends, edge_reward, reward)).astype(np.float32)
+    value = np.where(ended, 0.0, value).astype(np.float32)
+    legal = reading.legal.copy()
+    legal[ended] = True
+    return reward, value, legal, ended, edge_ends & ~parent_ended
