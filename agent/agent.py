@@ -112,6 +112,8 @@ class Agent:
         self.trained_model: str = "learned"
         # False for a run without an unroll (`trains_learned_model`): only the rules can be searched
         self.learned_model_trained: bool = True
+        # the root an exported agent plays with by default (`agent.player.default_root`), if it names one
+        self.play_root: str | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -143,6 +145,7 @@ class Agent:
         agent.discount = training_discount(checkpoint.config)
         agent.trained_model = training_search_model(checkpoint.config)
         agent.learned_model_trained = trains_learned_model(checkpoint.config)
+        agent.play_root = checkpoint_play_root(checkpoint.extra)
         return agent
 
     def new_session(self, capacity_factor: int = 2) -> SearchSession:
@@ -329,6 +332,15 @@ def trains_learned_model(run_config: dict) -> bool:
     loss = run_config.get("loss") if isinstance(run_config, dict) else None
     steps = loss.get("unroll_steps") if isinstance(loss, dict) else None
     return not (isinstance(steps, int) and not isinstance(steps, bool) and steps == 0)
+
+
+def checkpoint_play_root(extra: dict) -> str | None:
+    """The root a checkpoint says it plays with by default (``extra["play_root"]``), or None
+    when it names none or a malformed one (a checkpoint is data: no failing load for it)."""
+    from agent.player import PLAY_ROOT_EXTRA, ROOTS, split_reuse
+
+    value = extra.get(PLAY_ROOT_EXTRA) if isinstance(extra, dict) else None
+    return value if isinstance(value, str) and split_reuse(value)[0] in ROOTS else None
 
 
 def training_search_model(run_config: dict) -> str:

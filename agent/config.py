@@ -125,6 +125,10 @@ class LossConfig:
     unroll_fraction: float = 1.0
     legal_weight: float = 1.0             # action heads (network.action_heads): legality
     end_weight: float = 1.0               # action heads: how each legal action ends the game
+    # weight of an action that ends the game (a win, draw or loss) against one that does not,
+    # in the end head's loss: in self-play a move that ends the game is about one legal action
+    # in 200, so unweighted the head learns "goes on" and misses wins (docs/results.md)
+    end_positive_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.unroll_steps < 0:
@@ -133,6 +137,8 @@ class LossConfig:
             raise ValueError(f"unroll_fraction must be in (0, 1], got {self.unroll_fraction}")
         if self.legal_weight < 0 or self.end_weight < 0:
             raise ValueError("legal_weight and end_weight must be >= 0")
+        if not self.end_positive_weight > 0:
+            raise ValueError(f"end_positive_weight must be > 0, got {self.end_positive_weight}")
         if not 0.0 <= self.hidden_gradient_scale <= 1.0:
             raise ValueError(f"hidden_gradient_scale must be in [0, 1], got {self.hidden_gradient_scale}")
 

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import IO
 
-from agent.player import ROOTS, default_root
+from agent.player import ROOTS, agent_default_root
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.player import check_searchable, evaluation_search
 
     agent = Agent.load(args.checkpoint, device="cpu")
-    root = args.root or default_root(agent.trained_model)
+    root = args.root or agent_default_root(agent)
     check_searchable(agent, args.sims, root)
     search = evaluation_search(args.sims, root, agent.discount)
     serve(agent, search, args.sims, sys.stdin, sys.stdout)

@@ -108,11 +108,12 @@ def _consistency_loss(network: MuZeroNetwork, predicted_hidden: torch.Tensor,
 
 
 def _action_losses(network: MuZeroNetwork, hidden: torch.Tensor, batch: UnrollBatch, step: int,
-                   rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+                   rows: int, positive_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample (legality, game end) losses ``[rows]`` of the action heads at unroll ``step``:
     binary cross-entropy of every action's legality, and cross-entropy of the end class
-    averaged over the actions that carry a label (the legal ones). Zero where the step has
-    no labels (``action_masks``)."""
+    averaged over the actions that carry a label (the legal ones), an action that ends the
+    game counting ``positive_weight`` times. Zero where the step has no labels
+    (``action_masks``)."""
     legal_logits, end_logits = network.action_heads(hidden)
     mask = batch.action_masks[:rows, step].to(legal_logits.dtype)
     legal_target = batch.target_legal[:rows, step].to(legal_logits.dtype)
@@ -121,7 +122,8 @@ def _action_losses(network: MuZeroNetwork, hidden: torch.Tensor, batch: UnrollBa
     labelled = (codes >= 0).to(end_logits.dtype)
     per_action = F.cross_entropy(end_logits.flatten(0, 1).float(), codes.clamp(min=0).flatten(),
                                  reduction="none").view_as(labelled)
-    end = (per_action * labelled).sum(dim=-1) / labelled.sum(dim=-1).clamp(min=1.0)
+    weights = labelled * torch.where(codes > 0, positive_weight, 1.0).to(labelled.dtype)
+    end = (per_action * weights).sum(dim=-1) / labelled.sum(dim=-1).clamp(min=1.0)
     return legal * mask, end * mask
 
 
@@ -164,7 +166,7 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     legal_loss = torch.zeros_like(value_loss)
     end_loss = torch.zeros_like(value_loss)
     if heads:
-        legal_loss, end_loss = _action_losses(network, hidden, batch, 0, rows)
+        legal_loss, end_loss = _action_losses(network, hidden, batch, 0, rows, config.end_positive_weight)
 
     unrolled = min(rows, math.ceil(config.unroll_fraction * rows)) if steps else 0
     step_scale = (1.0 / steps if steps else 1.0) * (rows / unrolled if unrolled else 1.0)
@@ -186,7 +188,8 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
             terms["consistency"] = _consistency_loss(
                 network, hidden, batch.target_observations[:unrolled, step]) * consistency_mask
         if heads:
-            terms["legal"], terms["end"] = _action_losses(network, hidden, batch, step + 1, unrolled)
+            terms["legal"], terms["end"] = _action_losses(network, hidden, batch, step + 1, unrolled,
+                                                          config.end_positive_weight)
         for name, term in terms.items():
             recurrent[name] = recurrent[name] + scale_gradient(term, step_scale)
     policy_loss = policy_loss + _pad_rows(recurrent["policy"], rows)

@@ -18,7 +18,7 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
-from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, check_searchable, default_root, parse_agent_spec
+from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, check_searchable, agent_default_root, parse_agent_spec
 from envs.errors import UsageError
 from mcts.config import DRAW, LOSS, WIN
 
@@ -464,7 +464,7 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # interactive: a few threads, never oversubscribe
     agent = _load_agent(path, game)
-    opponent = AgentOpponent(agent, sims, root or default_root(agent.trained_model), path, args.seed)
+    opponent = AgentOpponent(agent, sims, root or agent_default_root(agent), path, args.seed)
     opponent.warm_up()
     return opponent, agent.game
 

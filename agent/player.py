@@ -36,11 +36,23 @@ def check_root(root: str, spec: str) -> None:
         raise UsageError(f"{spec!r}: {REUSE} keeps pUCT trees only (Gumbel starts each move from a fresh root)")
 
 
-def default_root(trained_model: str) -> str:
-    """The root an agent plays with when none is named: pUCT, over the real rules if its
-    self-play searched the rules (``trained_model``, `Agent.trained_model`), so that it plays
-    as it was trained."""
+# checkpoint extra naming the root an exported agent plays with by default (`default_root`)
+PLAY_ROOT_EXTRA = "play_root"
+
+
+def default_root(trained_model: str, play_root: str | None = None) -> str:
+    """The root an agent plays with when none is named: the one its checkpoint names
+    (``play_root``, `Agent.play_root`: written by `scripts/export_pretrained.py --play-root`),
+    else pUCT, over the real rules if its self-play searched the rules (``trained_model``,
+    `Agent.trained_model`), so that it plays as it was trained."""
+    if play_root is not None:
+        return play_root
     return "puct+rules" if trained_model == "rules" else "puct"
+
+
+def agent_default_root(agent) -> str:
+    """`default_root` of a loaded agent (test doubles may lack the attributes)."""
+    return default_root(getattr(agent, "trained_model", "learned"), getattr(agent, "play_root", None))
 
 
 def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
@@ -106,7 +118,7 @@ class AgentPlayer:
     def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str | None = None, name: str | None = None) -> None:
         if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
             raise UsageError(f"agent simulations must be a whole number >= 0, got {sims!r}")
-        root = root or default_root(getattr(agent, "trained_model", "learned"))   # doubles have none
+        root = root or agent_default_root(agent)
         check_root(root, "agent root")
         base_root, reuse = split_reuse(root)
         check_searchable(agent, sims, base_root)

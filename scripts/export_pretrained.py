@@ -8,6 +8,11 @@ plots against), so exported checkpoints still make a training-time curve.
 
     python scripts/export_pretrained.py runs/demo            # -> agent/pretrained/tictactoe.pt
     python scripts/export_pretrained.py runs/c4 --out some/file.pt
+    python scripts/export_pretrained.py runs/c4 --play-root puct   # plays over its learned model
+
+``--play-root`` names the root the agent plays with when a user names none (`ponder play`,
+`engine`, `arena`'s `agent:PATH:SIMS`): by default an agent plays as its self-play searched,
+so one trained over the rules but shipped to search its learned model says so here.
 """
 from __future__ import annotations
 
@@ -20,11 +25,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="run folder or checkpoint file")
     parser.add_argument("--out", type=Path, help="default: agent/pretrained/<game>.pt")
+    parser.add_argument("--play-root", help="the root it plays with by default (e.g. puct: its learned model)")
     args = parser.parse_args()
 
     from agent.checkpoint import (PRETRAINED_DIR, RESUME_ONLY_EXTRAS, CheckpointError, load_checkpoint, make_payload,
                                   save_checkpoint)
+    from agent.player import PLAY_ROOT_EXTRA, check_root
     from envs import get_game
+    from envs.errors import UsageError
+
+    if args.play_root is not None:
+        try:
+            check_root(args.play_root, "--play-root")
+        except UsageError as error:
+            print(f"export_pretrained: {error}", file=sys.stderr)
+            return 2
 
     try:
         checkpoint = load_checkpoint(args.checkpoint)
@@ -34,9 +49,10 @@ def main() -> int:
     game = get_game(checkpoint.game, **checkpoint.game_options)
     network = checkpoint.build_network()
     bookkeeping = {key: value for key, value in checkpoint.extra.items() if key not in RESUME_ONLY_EXTRAS}
-    payload = make_payload(network, game, config=checkpoint.config, step=checkpoint.step,
-                           extra={**bookkeeping, "exported_from": Path(checkpoint.path).name,
-                                  "source_step": checkpoint.step})
+    extra = {**bookkeeping, "exported_from": Path(checkpoint.path).name, "source_step": checkpoint.step}
+    if args.play_root is not None:
+        extra[PLAY_ROOT_EXTRA] = args.play_root
+    payload = make_payload(network, game, config=checkpoint.config, step=checkpoint.step, extra=extra)
     out = args.out or PRETRAINED_DIR / f"{game.name}.pt"
     save_checkpoint(out, payload)
     print(f"{out}: {game.name}, step {checkpoint.step}, {out.stat().st_size / 1e6:.2f} MB")

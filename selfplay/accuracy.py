@@ -126,6 +126,21 @@ def judge_moves(pons_set: PonsSet, rows: np.ndarray, actions: np.ndarray) -> tup
     return mistake, exact
 
 
+def allows_win_in_one(pons_set: PonsSet, rows: np.ndarray, actions: np.ndarray, game: Game) -> np.ndarray:
+    """bool [n]: the move at ``rows`` is a mistake that hands the opponent a win in one (after
+    it, the opponent has a column that wins at once): the blunder a search that does not see
+    game ends inside its tree makes."""
+    mistake, _ = judge_moves(pons_set, rows, actions)
+    allows = np.zeros(len(rows), dtype=bool)
+    for index in np.flatnonzero(mistake):
+        state = game.state_from_actions(pons_set.moves[rows[index]])
+        action = int(actions[index])
+        if state.legal_mask()[action]:
+            after = state.play(action)
+            allows[index] = not after.is_terminal() and bool(after.winning_actions())
+    return allows
+
+
 def evaluate_pons_set(pons_set: PonsSet, choose: Chooser, game: Game, *, positions: int | None = None,
                       seed: int = 0, batch_size: int = 256) -> SetAccuracy:
     """Mistake (and exact-optimal) rate of ``choose`` over the set, or a seeded subsample of it."""

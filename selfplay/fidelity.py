@@ -10,7 +10,10 @@ depth k = 1..K we compare the two on the real actions:
 - value error: ``|v_imagined - v_real|`` (both from the view of the player to move);
 - illegal mass: the prior probability the imagined state puts on actions that are illegal
   in the real position k plies later (depth 0 gives the same for the real prior, as the
-  baseline).
+  baseline);
+- game ends and legality (`selfplay.end_fidelity`): per action of the real position, does
+  the model know it is legal, that it wins, that it ends the game (the action heads, where
+  the network has them), and does the reward head see the win.
 
 Trajectories are games of the network's own policy-only play (argmax of the prior over
 legal moves) against uniformly random moves, colours alternating, seeded: positions the
@@ -45,6 +48,7 @@ class FidelityByDepth:
     illegal_mass: np.ndarray
     illegal_mass_sem: np.ndarray
     games: int
+    ends: tuple[dict, ...] = ()     # per depth: `EndCounts.as_dict` (empty if not measured)
 
     def as_dict(self) -> dict:
         def listed(values: np.ndarray) -> list:
@@ -60,6 +64,7 @@ class FidelityByDepth:
             "value_abs_error_sem": listed(self.value_abs_error_sem),
             "illegal_mass": listed(self.illegal_mass),
             "illegal_mass_sem": listed(self.illegal_mass_sem),
+            "ends": list(self.ends),
         }
 
 
@@ -104,26 +109,58 @@ def _mean_sem(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), sem
 
 
-def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]], max_depth: int = 10
-                     ) -> FidelityByDepth:
-    """Compare imagined and real network outputs at depths 0..max_depth along ``trajectories``."""
+def policy_continuations(network, game: Game, openings: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    """Each opening (a position's action history) played to the end by the network's own
+    policy-only moves on both sides, in lock-step batches: trajectories through positions
+    such as Pons' sets, deep enough to unroll from them."""
     import torch
 
+    states = [game.state_from_actions(list(opening)) for opening in openings]
+    with torch.no_grad():
+        while True:
+            live = [i for i, state in enumerate(states) if not state.is_terminal()]
+            if not live:
+                break
+            for i, action in zip(live, _policy_only_actions(network, [states[i] for i in live], torch)):
+                states[i] = states[i].play(action)
+    return [state.history for state in states]
+
+
+def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]], max_depth: int = 10,
+                     ends: bool = True, first_plies: Sequence[int] | None = None) -> FidelityByDepth:
+    """Compare imagined and real network outputs at depths 0..max_depth along ``trajectories``;
+    with ``ends``, also legality and game ends against the rules (`selfplay.end_fidelity`).
+    ``first_plies[i]``: unroll only from ply ``first_plies[i]`` of trajectory i on (the plies
+    before it are an opening that is not measured); all plies by default."""
+    import torch
+
+    from selfplay.end_fidelity import EndCounts, count_ends
+
     starts: list[tuple[int, int]] = []  # (trajectory, ply) of every non-terminal real position
-    planes, masks = [], []
+    planes, masks, labels = [], [], []
     for index, actions in enumerate(trajectories):
         state = game.initial_state()
+        first = 0 if first_plies is None else int(first_plies[index])
         for ply, action in enumerate(actions):
+            if ply < first:
+                state = state.play(int(action))
+                continue
             starts.append((index, ply))
             planes.append(state.planes())
             masks.append(state.legal_mask())
+            if ends:
+                labels.append(state.action_ends())
             state = state.play(int(action))
     lengths = [len(actions) for actions in trajectories]
     masks_array = np.stack(masks) if masks else np.zeros((0, game.num_actions), dtype=bool)
+    labels_array = np.stack(labels) if labels else None
     columns = {key: [] for key in ("kl", "value", "illegal")}
     rows = []
+    end_rows: list[dict] = []
     with torch.no_grad():
         hidden, real_logits, real_value = network.initial(torch.from_numpy(np.stack(planes)))
+        if labels_array is not None:
+            end_rows.append(count_ends(network, hidden, masks_array, labels_array).as_dict())
         real_log_prior = torch.log_softmax(real_logits.double(), dim=1)
         real_prior = real_log_prior.exp().numpy()
         real_log_prior = real_log_prior.numpy()
@@ -138,6 +175,8 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
             alive, hidden = alive[keep], hidden[torch.from_numpy(np.flatnonzero(keep))]
             if alive.size == 0:
                 rows.append((np.zeros(0), np.zeros(0), np.zeros(0)))
+                if labels_array is not None:
+                    end_rows.append(EndCounts().as_dict())
                 continue
             actions = torch.tensor([trajectories[starts[i][0]][starts[i][1] + depth - 1] for i in alive])
             hidden, _, logits, value = network.recurrent(hidden, actions)
@@ -147,6 +186,8 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
             value_error = np.abs(value.double().numpy() - real_value[target])
             illegal = (np.exp(log_prior) * ~masks_array[target]).sum(axis=1)
             rows.append((kl, value_error, illegal))
+            if labels_array is not None:
+                end_rows.append(count_ends(network, hidden, masks_array[target], labels_array[target]).as_dict())
     for kl, value_error, illegal in rows:
         columns["kl"].append(_mean_sem(kl))
         columns["value"].append(_mean_sem(value_error))
@@ -160,6 +201,7 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
         illegal_mass=np.array([m for m, _ in columns["illegal"]]),
         illegal_mass_sem=np.array([s for _, s in columns["illegal"]]),
         games=len(trajectories),
+        ends=tuple(end_rows),
     )
 
 

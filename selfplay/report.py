@@ -351,6 +351,24 @@ def _accuracy_section(results: dict, plots: dict[str, str]) -> list[str]:
     return lines + [""]
 
 
+def _ends_table(ends: list[dict]) -> list[str]:
+    """Legality and game ends against the rules by depth (`selfplay.end_fidelity`)."""
+    if not ends:
+        return []
+    def pair(entry: dict, name: str) -> str:
+        return f"{_pct(entry.get(name + '_precision'))} / {_pct(entry.get(name + '_recall'))}"
+
+    lines = ["Legal moves and game ends against the rules, over every legal action of the same positions: "
+             "the action heads as the search reads them (where the network has them), and wins as the reward "
+             "head sees them (reward above 0.5). Precision / recall.", "",
+             "| k | legal accuracy (heads) | wins (heads) | game ends (heads) | wins (reward head) |",
+             "|---|---|---|---|---|"]
+    for depth, entry in enumerate(ends):
+        lines.append(f"| {depth} | {_pct(entry.get('legal_accuracy'))} | {pair(entry, 'win')} | {pair(entry, 'end')} "
+                     f"| {pair(entry, 'reward_win')} |")
+    return lines + [""]
+
+
 def _fidelity_section(results: dict, plots: dict[str, str]) -> list[str]:
     fidelity = results.get("fidelity") or {}
     lines = ["## Learned-model fidelity by unroll depth", ""]
@@ -369,6 +387,7 @@ def _fidelity_section(results: dict, plots: dict[str, str]) -> list[str]:
                          f"({_fmt(table['policy_kl_sem'][i], 4)}) | {_fmt(table['value_abs_error'][i], 3)} "
                          f"({_fmt(table['value_abs_error_sem'][i], 3)}) | {_pct(table['illegal_mass'][i])} |")
         lines.append("")
+        lines += _ends_table(table.get("ends") or [])
     if "fidelity" in plots:
         lines += [f"![Fidelity against depth]({plots['fidelity']})", ""]
     return lines

@@ -3,7 +3,9 @@
 The hidden state is the observation itself (plane 0 the mover's stones, plane 1 the
 other's, as the tictactoe state writes them). g places a stone and swaps the planes; f
 gives uniform priors over the empty squares. Who won is reported in one of two ways, to test both sign paths of
-the search: ``mode="reward"`` gives reward +1 to the player whose move completes a line
+the search: ``mode="ends"`` says nothing through reward or value (both 0) and tells legal
+moves and game ends only through action heads (`predict_actions`, as
+`agent.networks.ActionHeads` would), ``mode="reward"`` gives reward +1 to the player whose move completes a line
 (the mover's view) and 0 afterwards; ``mode="value"`` gives value -1 to the player to
 move once the opponent has a line and +1 once they have one (the view of the player to
 move), reward 0. Once a line exists, g leaves the board as it is (an absorbing state).
@@ -38,6 +40,29 @@ class RulesNetwork(nn.Module):
         self.register_buffer("cells", torch.tensor(_cell_of_action(game)))
         self.register_buffer("lines", torch.tensor(LINES))
         self.calls = 0
+        self.action_heads = True if mode == "ends" else None   # what the agent checks for heads
+        self.head_calls = 0
+
+    def predict_actions(self, hidden):
+        """Exact legality (+-20 logits) and game ends (END_WIN for a move completing the
+        mover's line, END_DRAW for one filling the board) of every action."""
+        from envs.game import END_CLASSES, END_DRAW, END_NONE, END_WIN
+        self.head_calls += 1
+        n = hidden.shape[0]
+        flat = hidden.reshape(n, 2, 9)
+        over = self._won(flat[:, 0]) | self._won(flat[:, 1])
+        occupied = flat.sum(1)[:, self.cells] > 0
+        legal = ~occupied & ~over[:, None]
+        codes = torch.full((n, 9), END_NONE, dtype=torch.long)
+        stones = occupied.sum(1)
+        for action in range(9):
+            placed = flat[:, 0].clone()
+            placed[:, self.cells[action]] = 1.0
+            wins = self._won(placed) & legal[:, action]
+            codes[:, action] = torch.where(wins, END_WIN, torch.where(legal[:, action] & (stones == 8), END_DRAW,
+                                                                      END_NONE))
+        end_logits = torch.nn.functional.one_hot(codes, END_CLASSES).float() * 40.0 - 20.0
+        return torch.where(legal, 20.0, -20.0), end_logits
 
     def _won(self, flat_stones: torch.Tensor) -> torch.Tensor:
         return (flat_stones[:, self.lines].sum(-1) >= 3).any(-1)
@@ -66,6 +91,8 @@ class RulesNetwork(nn.Module):
         won = self._won(flat[:, 0]) & ~over_before
         next_hidden = flat[:, [1, 0]].reshape(n, 2, 3, 3)
         logits = self._logits(next_hidden)
+        if self.mode == "ends":
+            return next_hidden, torch.zeros(n), logits, torch.zeros(n)
         if self.mode == "reward":
             return next_hidden, won.float(), logits, torch.zeros(n)
         return next_hidden, torch.zeros(n), logits, self._score(next_hidden)

@@ -95,3 +95,75 @@ def test_support_heads_train():
     loss, parts = unrolled_loss(net, batch)
     loss.backward()
     assert parts["value"] > 0 and parts["reward"] > 0
+
+
+def _with_action_labels(batch: UnrollBatch, seed: int = 0) -> UnrollBatch:
+    import dataclasses
+
+    generator = torch.Generator().manual_seed(seed)
+    n = batch.observations.shape[0]
+    legal = torch.rand(n, K + 1, 9, generator=generator) < 0.7
+    ends = torch.randint(0, 4, (n, K + 1, 9), generator=generator)
+    return dataclasses.replace(batch, target_legal=legal.float(), target_ends=torch.where(legal, ends, -1),
+                               action_masks=torch.ones(n, K + 1))
+
+
+def test_action_heads_learn_their_labels_at_every_unroll_step():
+    torch.manual_seed(2)
+    net = MuZeroNetwork(SPEC, NetworkConfig(channels=16, action_heads=True, action_head_channels=8))
+    batch = _with_action_labels(_batch()[0])
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    first = compute_losses(net, batch).parts
+    for _ in range(300):
+        result = compute_losses(net, batch)
+        optimizer.zero_grad()
+        result.total.backward()
+        optimizer.step()
+    last = compute_losses(net, batch).parts
+    assert last["legal"] < first["legal"] / 5 and last["end"] < first["end"] / 5, (first, last)
+    with torch.no_grad():   # train mode: BatchNorm on the batch's statistics, as in the loss
+        hidden = net.represent(batch.observations)
+        for step in range(K + 1):
+            legal_logits, end_logits = net.predict_actions(hidden)
+            assert torch.equal(legal_logits > 0, batch.target_legal[:, step] > 0)
+            labelled = batch.target_ends[:, step] >= 0
+            assert torch.equal(end_logits.argmax(-1)[labelled], batch.target_ends[:, step][labelled])
+            if step < K:
+                hidden, _ = net.dynamics(hidden, batch.actions[:, step])
+
+
+def test_a_network_with_heads_needs_the_labels():
+    net = MuZeroNetwork(SPEC, NetworkConfig(channels=8, action_heads=True))
+    with pytest.raises(ValueError, match="action heads"):
+        compute_losses(net, _batch()[0])
+
+
+def test_unrolling_part_of_the_batch_trains_g_on_those_rows_only():
+    """unroll_fraction 0.5: h and f see every row, g only the first half; with fraction 1 the
+    loss is unchanged, and the half batch's recurrent gradient is that of those rows, scaled
+    by N / M so that an unroll step keeps its weight."""
+    torch.manual_seed(3)
+    net = MuZeroNetwork(SPEC, NetworkConfig(channels=8)).eval()   # BatchNorm per row, not per batch
+    batch, _ = _batch(n=8)
+    full = compute_losses(net, batch, LossConfig()).total
+    assert torch.allclose(full, compute_losses(net, batch, LossConfig(unroll_fraction=1.0)).total)
+
+    def dynamics_gradient(loss):
+        net.zero_grad()
+        loss.backward()
+        return net.dynamics_conv.weight.grad.clone()
+
+    half = dynamics_gradient(compute_losses(net, batch, LossConfig(unroll_fraction=0.5)).total)
+    import dataclasses
+    first_rows = dataclasses.replace(batch, **{name: getattr(batch, name)[:4] for name in
+                                               ("observations", "actions", "target_policies", "target_values",
+                                                "target_rewards", "masks")})
+    # the first 4 rows unrolled alone, their mean loss weighted as 4 of 8 rows, times N / M = 2
+    expected = dynamics_gradient(compute_losses(net, first_rows, LossConfig()).total)
+    torch.testing.assert_close(half, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5])
+def test_unroll_fraction_is_validated(fraction):
+    with pytest.raises(ValueError, match="unroll_fraction"):
+        LossConfig(unroll_fraction=fraction)

@@ -236,3 +236,66 @@ def test_the_consistency_loss_trains_from_a_replay_batch():
     learner = Learner(MuZeroNetwork(GAME, config.network), config, torch.device("cpu"))
     result = learner.train_step(replay.sample(16, np.random.default_rng(0)), replay)
     assert result.parts["consistency"] < 0          # negative cosine similarity, some rows real
+
+
+def labelled(history: GameHistory) -> GameHistory:
+    """The same game with the action heads' labels of every stored position."""
+    state = GAME.state_from_actions(history.opening.tolist())
+    ends = []
+    for action in history.actions.tolist():
+        ends.append(state.action_ends())
+        state = state.play(action)
+    return GameHistory(**{**history.__dict__, "action_ends": np.stack(ends)})
+
+
+def test_action_labels_follow_the_unroll_and_stop_at_the_end():
+    from envs.game import END_WIN
+
+    game = labelled(history_of(FIRST_PLAYER_WINS))
+    replay = Replay(capacity_positions=100, unroll_steps=3, action_labels=True)
+    game_id = replay.add_game(game)
+    batch = replay.make_batch(np.array([game_id]), np.array([2]), np.ones(1, np.float32), np.random.default_rng(0))
+    assert batch.action_mask[0].tolist() == [1, 1, 1, 0]            # positions 2, 3, 4; then the end
+    np.testing.assert_array_equal(batch.target_legal[0, :3], game.legal_masks[2:5])
+    assert batch.target_ends[0, 2, 2] == END_WIN                     # X completes the top row with 2
+    assert (batch.target_ends[0, :3][~game.legal_masks[2:5]] == -1).all()   # no label on illegal moves
+    assert (batch.target_ends[0, 3] == -1).all() and not batch.target_legal[0, 3].any()
+
+
+def test_action_labels_move_with_the_symmetry():
+    """Under a board symmetry the labels of every unrolled step are the rules' labels of the
+    transformed position (rebuilt from the transformed planes and actions)."""
+    from envs.tictactoe import TicTacToeState
+
+    replay = Replay(capacity_positions=1000, unroll_steps=2, action_labels=True, symmetries="dihedral")
+    game_id = replay.add_game(labelled(history_of(FIRST_PLAYER_WINS)))
+    rows = 64
+    batch = replay.make_batch(np.full(rows, game_id), np.full(rows, 2), np.ones(rows, np.float32),
+                              np.random.default_rng(4))
+    for row in range(rows):
+        planes = batch.observations[row].reshape(2, 9)
+        stones = tuple(int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (0, 1))
+        state = TicTacToeState(stones, history=(0, 0))        # X (player 0) to move, 2 plies played
+        for k, action in enumerate(batch.actions[row, :2].tolist()):
+            legal = state.legal_mask()
+            np.testing.assert_array_equal(batch.target_legal[row, k], legal)
+            np.testing.assert_array_equal(batch.target_ends[row, k], np.where(legal, state.action_ends(), -1))
+            state = state.play(action)
+
+
+def test_replay_without_labels_gives_no_action_targets_and_old_files_load(tmp_path):
+    replay = Replay(capacity_positions=100, unroll_steps=2, action_labels=True)
+    game_id = replay.add_game(history_of(FIRST_PLAYER_WINS))             # recorded without labels
+    batch = replay.make_batch(np.array([game_id]), np.array([0]), np.ones(1, np.float32), np.random.default_rng(0))
+    assert not batch.action_mask.any()
+    labelled_replay = Replay(capacity_positions=100, unroll_steps=2, action_labels=True)
+    labelled_replay.add_game(labelled(history_of(DRAW)))
+    labelled_replay.save(tmp_path / "new")
+    restored = Replay(capacity_positions=100, unroll_steps=2, action_labels=True)
+    assert restored.load(tmp_path / "new")
+    np.testing.assert_array_equal(restored.game(0).action_ends, labelled_replay.game(0).action_ends)
+    replay.save(tmp_path / "old")                                       # no action_ends array in the file
+    with np.load(tmp_path / "old" / "games.npz") as data:
+        assert "action_ends" not in data.files
+    old = Replay(capacity_positions=100, unroll_steps=2, action_labels=True)
+    assert old.load(tmp_path / "old") and old.game(0).action_ends is None

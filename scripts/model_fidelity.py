@@ -1,0 +1,178 @@
+"""Does an agent's learned model know the game? Fidelity by unroll depth, and the blunders it costs.
+
+For a checkpoint, along real trajectories, at each unroll depth k (g applied k times from
+h of a real position, then compared with the real position k plies later):
+
+- value error and policy KL against the same network on the real position;
+- legal moves (accuracy over all actions), wins and game ends (precision and recall over
+  the legal actions) as the action heads predict them, where the network has them;
+- wins as the reward head sees them (reward > 0.5 for the move), for every network.
+
+Trajectory sources: ``--games N`` policy-only games against random moves (colours
+alternating), ``--replay RUN_DIR`` the run's own self-play games (the last
+``--replay-games``), ``--pons`` every position of Pons' six Connect Four sets played to
+the end by the network's policy on both sides.
+
+With ``--pons-sims S`` it also searches every Pons position twice with the same network, S
+simulations over its learned model (``--root``, default puct) and over the real rules
+(``puct+rules``), and counts per set the mistakes and the mistakes that hand the opponent a
+win in one.
+
+    python scripts/model_fidelity.py CHECKPOINT [--games 40] [--replay RUN] [--pons] [--depth 10]
+                                     [--pons-sims 200] [--positions N] [--json FILE] [--markdown FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def replay_trajectories(run_dir: Path, count: int) -> tuple[list[tuple[int, ...]], list[int]]:
+    """(action sequences from the initial state, index of the first stored ply) of the last
+    ``count`` games of a run's saved replay; UsageError when it has none."""
+    from envs.errors import UsageError
+    from selfplay.replay import REPLAY_FILE
+
+    path = Path(run_dir) / "replay" / REPLAY_FILE
+    if not path.exists():
+        raise UsageError(f"{run_dir}: no saved replay ({path} is missing)")
+    with np.load(path, allow_pickle=False) as data:
+        lengths, opening_lengths = data["lengths"], data["opening_lengths"]
+        actions, openings = np.split(data["actions"], np.cumsum(lengths)[:-1]), \
+            np.split(data["opening"], np.cumsum(opening_lengths)[:-1])
+    chosen = range(max(0, len(lengths) - count), len(lengths))
+    trajectories = [tuple(openings[i].tolist()) + tuple(actions[i].tolist()) for i in chosen]
+    return trajectories, [int(opening_lengths[i]) for i in chosen]
+
+
+def fidelity_rows(table) -> list[str]:
+    """Markdown rows of a `FidelityByDepth` with its end counts."""
+    def pct(value) -> str:
+        return "-" if value is None or not np.isfinite(value) else f"{100 * value:.2f}%"
+
+    lines = ["| k | pairs | value abs err | policy KL | legal acc | win P / R (heads) | end P / R (heads) "
+             "| win P / R (reward head) |", "|---|---|---|---|---|---|---|---|"]
+    for depth in table.depths.tolist():
+        ends = table.ends[depth] if depth < len(table.ends) else {}
+        lines.append(
+            f"| {depth} | {table.pairs[depth]} | {table.value_abs_error[depth]:.3f} | {table.policy_kl[depth]:.3f} "
+            f"| {pct(ends.get('legal_accuracy'))} | {pct(ends.get('win_precision'))} / {pct(ends.get('win_recall'))} "
+            f"| {pct(ends.get('end_precision'))} / {pct(ends.get('end_recall'))} "
+            f"| {pct(ends.get('reward_win_precision'))} / {pct(ends.get('reward_win_recall'))} |")
+    return lines
+
+
+def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | None, seed: int) -> dict:
+    """Per Pons set and root: positions, mistakes and mistakes that allow a win in one."""
+    from agent.player import evaluation_search
+    from selfplay.accuracy import allows_win_in_one, judge_moves, load_pons_sets
+
+    results: dict = {}
+    for pons_set in load_pons_sets():
+        rows = np.arange(len(pons_set))
+        if positions is not None and positions < len(rows):
+            rows = np.sort(np.random.default_rng(seed).choice(rows, size=positions, replace=False))
+        states = [game.state_from_actions(pons_set.moves[row]) for row in rows]
+        per_root = {}
+        for root in roots:
+            search = evaluation_search(sims, root, agent.discount)
+            actions = np.concatenate([agent.act(states[start:start + 256], search).actions
+                                      for start in range(0, len(states), 256)])
+            mistake, _ = judge_moves(pons_set, rows, actions)
+            allows = allows_win_in_one(pons_set, rows, actions, game)
+            per_root[root] = {"mistakes": int(mistake.sum()), "allows_win_in_one": int(allows.sum())}
+        results[pons_set.title] = {"positions": int(len(rows)), **per_root}
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="checkpoint file or run folder")
+    parser.add_argument("--games", type=int, default=40, help="policy-vs-random trajectories (0 skips)")
+    parser.add_argument("--replay", type=Path, help="run folder whose saved self-play games to unroll along")
+    parser.add_argument("--replay-games", type=int, default=200)
+    parser.add_argument("--pons", action="store_true", help="also unroll from every Pons position")
+    parser.add_argument("--depth", type=int, default=10, help="deepest unroll (default 10)")
+    parser.add_argument("--pons-sims", type=int, default=0, help="search each Pons position with S sims (0 skips)")
+    parser.add_argument("--root", default="puct", help="learned-model root for --pons-sims (default puct)")
+    parser.add_argument("--positions", type=int, help="Pons positions per set (default all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--markdown", type=Path, help="write the tables here")
+    args = parser.parse_args()
+
+    import torch
+
+    from agent.agent import Agent
+    from envs.errors import UsageError
+    from selfplay.accuracy import load_pons_sets
+    from selfplay.fidelity import measure_fidelity, play_trajectories, policy_continuations
+
+    torch.set_num_threads(1)
+    try:
+        if args.depth < 1 or args.games < 0 or args.pons_sims < 0:
+            raise UsageError("--depth must be >= 1, --games and --pons-sims >= 0")
+        agent = Agent.load(args.checkpoint)
+        game = agent.game
+        if (args.pons or args.pons_sims) and game.name != "connect_four":
+            raise UsageError(f"--pons and --pons-sims need a Connect Four checkpoint, not {game.name}")
+        sources: dict[str, tuple[list, list | None]] = {}
+        if args.games:
+            sources[f"policy vs random ({args.games} games)"] = (
+                play_trajectories(agent.network, game, args.games, args.seed), None)
+        if args.replay is not None:
+            trajectories, first = replay_trajectories(args.replay, args.replay_games)
+            sources[f"self-play replay ({len(trajectories)} games)"] = (trajectories, first)
+        if args.pons:
+            openings = [moves for pons_set in load_pons_sets() for moves in pons_set.moves]
+            sources[f"Pons positions ({len(openings)}), continued by the policy"] = (
+                policy_continuations(agent.network, game, openings), [len(moves) for moves in openings])
+    except UsageError as error:
+        print(f"model_fidelity: {error}", file=sys.stderr)
+        return 2
+
+    started = time.perf_counter()
+    lines = [f"# Learned-model fidelity of {args.checkpoint} (step {agent.checkpoint_step})", ""]
+    results: dict = {"checkpoint": str(args.checkpoint), "step": agent.checkpoint_step,
+                     "action_heads": agent.network.action_heads is not None, "fidelity": {}}
+    for label, (trajectories, first) in sources.items():
+        table = measure_fidelity(agent.network, game, trajectories, args.depth, first_plies=first)
+        results["fidelity"][label] = table.as_dict()
+        lines += [f"## {label}", "", *fidelity_rows(table), ""]
+        print("\n".join(lines[-(len(table.depths) + 5):]), flush=True)
+    if args.pons_sims:
+        roots = [args.root, "puct+rules"]
+        blunders = pons_blunders(agent, game, roots, args.pons_sims, args.positions, args.seed)
+        results["pons_search"] = {"sims": args.pons_sims, "sets": blunders}
+        table = [f"## Pons positions searched with {args.pons_sims} simulations: mistakes (allows a win in one)", "",
+                 "| set | positions | " + " | ".join(roots) + " |", "|---|---|" + "---|" * len(roots)]
+        totals = {root: [0, 0] for root in roots}
+        for title, entry in blunders.items():
+            cells = []
+            for root in roots:
+                totals[root][0] += entry[root]["mistakes"]
+                totals[root][1] += entry[root]["allows_win_in_one"]
+                cells.append(f"{100 * entry[root]['mistakes'] / entry['positions']:.1f}% "
+                             f"({entry[root]['allows_win_in_one']})")
+            table.append(f"| {title} | {entry['positions']} | " + " | ".join(cells) + " |")
+        positions = sum(entry["positions"] for entry in blunders.values())
+        table.append(f"| all | {positions} | " + " | ".join(
+            f"{100 * totals[root][0] / positions:.1f}% ({totals[root][1]})" for root in roots) + " |")
+        lines += table + [""]
+        print("\n".join(table), flush=True)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    lines.append(f"{results['seconds']:.0f} s; `python scripts/model_fidelity.py {' '.join(sys.argv[1:])}`")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if args.markdown:
+        args.markdown.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
