@@ -27,11 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --timeout=600 tests
 
 demo: $(STAMP)
-	$(PONDER) train --game tictactoe --out $(DEMO_DIR) --minutes $(DEMO_MINUTES) --seed 0
-	$(PONDER) ablate --checkpoint $(DEMO_DIR) --out $(DEMO_DIR)/ablation --games 40 --seed 0
-	@echo
-	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/tb"
-	@echo "Report:      $(DEMO_DIR)/ablation/report.md"
+	PONDER=$(PONDER) bash scripts/demo.sh $(DEMO_DIR) $(DEMO_MINUTES)
 
 clean:
 	rm -rf build *.egg-info mcts/*.so mcts/_tree.cpp

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from agent.checkpoint import CheckpointError, load_checkpoint
+from agent.checkpoint import CheckpointError, check_finite_outputs, load_checkpoint
 from agent.model_ends import HeadReading, NodeEnds, read_heads, step_through_ends
 from agent.networks import MuZeroNetwork
 from agent.reuse import SearchSession, carry_hidden, trees_for_search
@@ -190,6 +190,7 @@ class Agent:
             hidden, logits, value = self.network.initial(torch.from_numpy(planes).to(self.device))
             prior_logits = np.ascontiguousarray(_as_numpy(logits.float()))
             root_value = np.ascontiguousarray(_as_numpy(value.float()))
+            check_finite_outputs(prior_logits, root_value)
             prior = masked_softmax(prior_logits, legal)
             if config is None:
                 return self._policy_only(prior, legal, root_value, temperature, rng, started)
@@ -257,13 +258,15 @@ class Agent:
                 parent_t, action_t = parent_t.to(self.device), action_t.to(self.device)
             hidden = flat_store.index_select(0, row_offsets + parent_t)
             next_hidden, reward, logits, value = network.recurrent(hidden, action_t)
+            reward, value, logits = _as_numpy(reward), _as_numpy(value), _as_numpy(logits)
+            check_finite_outputs(reward, value, logits)
             if node_ends is None:
-                new_nodes = tree.expand_and_backup(config, _as_numpy(reward), _as_numpy(value), _as_numpy(logits))
+                new_nodes = tree.expand_and_backup(config, reward, value, logits)
             else:
                 reading = self._read_heads(next_hidden, config)
-                reward_np, value_np, mask, ended, game_end = step_through_ends(
-                    node_ends, parents, actions, _as_numpy(reward), _as_numpy(value), reading)
-                new_nodes = tree.expand_and_backup(config, reward_np, value_np, _as_numpy(logits), mask, game_end)
+                reward, value, mask, ended, game_end = step_through_ends(node_ends, parents, actions, reward, value,
+                                                                         reading)
+                new_nodes = tree.expand_and_backup(config, reward, value, logits, mask, game_end)
                 node_ends.record(np.asarray(new_nodes, dtype=np.int64), reading, ended)
             new_t = torch.from_numpy(np.asarray(new_nodes))
             if not on_cpu:

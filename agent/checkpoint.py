@@ -7,8 +7,12 @@ The format (docs/architecture.md) is a ``torch.save`` of plain containers and te
      "model": state_dict, "optimizer": state_dict | None, "extra": dict}
 
 Loading goes through ``torch.load(weights_only=True)``, whose unpickler only rebuilds
-tensors and plain containers, so a crafted file cannot run code; any problem (missing,
-truncated, unsafe, another game, wrong shapes, unknown version) becomes a `CheckpointError`,
+tensors and plain containers, so a crafted file cannot run code. Every file written since
+checksums were added also holds ``"checksum"``: a SHA-256 over all the other fields, tensors
+byte for byte, verified at load, so a file damaged in a way the unpickler does not notice (a
+flipped byte inside a weight) is refused instead of played; any weight that is NaN or
+infinite is refused too, checksum or not. Any problem (missing,
+truncated, unsafe, damaged, another game, wrong shapes, unknown version) becomes a `CheckpointError`,
 a `UsageError`, so every command prints one line and exits 2. Writes go to a temporary
 file in the same folder, are fsynced and then renamed over the target, so a reader never
 sees half a file even if the writer dies.
@@ -35,6 +39,25 @@ RESUME_ONLY_EXTRAS = frozenset({NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA})
 
 class CheckpointError(UsageError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
+
+
+class NetworkOutputError(CheckpointError):
+    """The network answered NaN or infinity: its weights are damaged or diverged. One line,
+    like every unusable checkpoint (`CheckpointError`), never a search over garbage."""
+
+
+def check_finite_outputs(*arrays: Any) -> None:
+    """NetworkOutputError unless every array is finite (the network's logits, values, rewards)."""
+    for array in arrays:
+        if not _all_finite(array):
+            raise NetworkOutputError("the network's output holds NaN or infinite values: its checkpoint is "
+                                     "damaged or its training diverged")
+
+
+def _all_finite(array) -> bool:
+    import numpy as np
+
+    return bool(np.isfinite(array).all())
 
 
 @dataclass(frozen=True)
@@ -115,14 +138,48 @@ def make_payload(network, game, *, config: dict | None = None, step: int = 0,
     }
 
 
+CHECKSUM_KEY = "checksum"
+
+
+def _feed(digest, value: Any) -> None:
+    """Feed ``value`` (plain containers, scalars, tensors) to ``digest`` in a canonical order."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"T{tensor.dtype}{list(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _feed(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"S{type(value).__name__}:{value!r}".encode())
+
+
+def payload_checksum(payload: dict[str, Any]) -> str:
+    """SHA-256 (hex) of every field of a checkpoint payload but the checksum itself."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    _feed(digest, {key: value for key, value in payload.items() if key != CHECKSUM_KEY})
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` atomically to ``path`` (parents created); returns the path."""
+    """Write ``payload`` atomically to ``path`` (parents created), with its checksum; returns the path."""
     import torch
 
     missing = [key for key in REQUIRED_KEYS if key not in payload and key != "format_version"]
     if missing:
         raise ValueError(f"checkpoint payload lacks {', '.join(missing)}")
     payload = {"format_version": FORMAT_VERSION, **payload}
+    payload[CHECKSUM_KEY] = payload_checksum(payload)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -164,6 +221,18 @@ def _game_matches(checkpoint: Checkpoint, expect_game) -> str | None:
     if options != checkpoint.game_options:
         return f"is for {checkpoint.game} with options {checkpoint.game_options}, not {options}"
     return None
+
+
+def _check_finite(file: Path, model: dict) -> None:
+    """CheckpointError naming the first weight with a NaN or infinite entry (a damaged or
+    diverged network is never played)."""
+    import torch
+
+    for name, tensor in model.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{file}: weight {name!r} is not a tensor")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{file}: weight {name!r} holds NaN or infinite values")
 
 
 def load_checkpoint(path: str | os.PathLike, expect_game=None) -> Checkpoint:
@@ -218,6 +287,14 @@ def _validate(file: Path, payload: Any, expect_game) -> Checkpoint:
         raise CheckpointError(f"{file}: bad step {payload['step']!r}")
     if not isinstance(payload["game"], str):
         raise CheckpointError(f"{file}: field game is not a string")
+    if CHECKSUM_KEY in payload:
+        try:
+            intact = payload[CHECKSUM_KEY] == payload_checksum(payload)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(f"{file}: damaged checkpoint ({_one_line(error)})") from None
+        if not intact:
+            raise CheckpointError(f"{file}: damaged checkpoint: its contents do not match its checksum")
+    _check_finite(file, payload["model"])
     checkpoint = Checkpoint(
         path=file, game=payload["game"], game_options=payload["game_options"],
         observation_shape=tuple(shape), num_actions=payload["num_actions"],

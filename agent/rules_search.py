@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from agent.checkpoint import check_finite_outputs
 from agent.reuse import SearchSession, carry_positions, trees_for_search
 from envs.game import mover_reward
 from mcts import SearchConfig, SearchOutput
@@ -77,6 +78,7 @@ def search_over_rules(agent, config: SearchConfig, states: Sequence, prior_logit
                 _, new_logits, new_values = agent.network.initial(torch.from_numpy(planes).to(agent.device))
             logits[to_evaluate] = new_logits.float().cpu().numpy()
             values[to_evaluate] = new_values.float().cpu().numpy()
+            check_finite_outputs(logits, values)
         new_nodes = tree.expand_and_backup(config, rewards, values, logits, masks, ended)
         for row, node in enumerate(np.asarray(new_nodes).tolist()):
             positions[row][node] = children[row]

@@ -256,6 +256,7 @@ def make_plan(game, checkpoints: Sequence[CheckpointInfo], sims: Sequence[int], 
         pairs.extend((player, baseline) for baseline in baselines)
     for ladder in ladders:
         pairs.extend(zip(ladder[:-1], ladder[1:]))
+    pairs.extend(learned_against_rules(players))
     pairs.extend(zip(baselines[:-1], baselines[1:]))
     seen, matches = set(), []
     for a, b in pairs:
@@ -269,6 +270,23 @@ def make_plan(game, checkpoints: Sequence[CheckpointInfo], sims: Sequence[int], 
         presets={"policy_only": 0, "shallow": shallow, "deep": deep}, seed=seed, chunk=chunk,
         opening_plies=opening_plies,
     )
+
+
+def learned_against_rules(players: Sequence[PlayerConfig]) -> list[tuple[PlayerConfig, PlayerConfig]]:
+    """(learned-model player, the same network over the rules) at equal simulations: for every
+    checkpoint, root R with R+rules also in the ladder, and simulation count. Played directly,
+    so what the learned model costs the search has its own games, not only a path through the
+    opponents."""
+    by_key = {(p.checkpoint, p.root, p.sims): p for p in players if p.kind == "agent" and p.sims > 0}
+    pairs = []
+    for (checkpoint, root, sims), player in by_key.items():
+        if split_root(root)[1] != "learned":
+            continue
+        method, _, rest = root.partition("+")
+        over_rules = by_key.get((checkpoint, "+".join([method, "rules", *filter(None, [rest])]), sims))
+        if over_rules is not None:
+            pairs.append((player, over_rules))
+    return pairs
 
 
 # --- the game cache ----------------------------------------------------------------------------------
@@ -584,7 +602,7 @@ def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int |
 
 def summarize(plan: AblationPlan, raw: dict, *, bootstrap: int, command: str, positions: int | None) -> dict:
     """The results dict (results.json) from the plan and the raw games and measurements."""
-    from selfplay.ratings import GameResult, elo_per_doubling, rate_players
+    from selfplay.ratings import GameResult, elo_difference, elo_per_doubling, rate_players
 
     rows = raw["rows"]
     by_key = {match.key: match for match in plan.matches}
@@ -622,6 +640,9 @@ def summarize(plan: AblationPlan, raw: dict, *, bootstrap: int, command: str, po
                       if p.kind == "agent" and p.checkpoint == info.label and p.root == root]
             estimate = elo_per_doubling(table, ladder)
             per_doubling.append({"checkpoint": info.label, "root": root, **estimate.as_dict()})
+    model_cost = [{"checkpoint": a.checkpoint, "root": a.root, "rules_root": b.root, "sims": a.sims,
+                   **elo_difference(table, a.name, b.name).as_dict()}
+                  for a, b in learned_against_rules(plan.players)]
     results = {
         "game": plan.game_name,
         "game_options": plan.game_options,
@@ -638,6 +659,7 @@ def summarize(plan: AblationPlan, raw: dict, *, bootstrap: int, command: str, po
         "matches": matches,
         "elo": table.as_dict(),
         "elo_per_doubling": per_doubling,
+        "learned_minus_rules": model_cost,
         "move_cost": move_cost,
         "accuracy": _accuracy_results(plan, raw["accuracy"], positions),
         "fidelity": raw["fidelity"],
@@ -733,6 +755,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(json.loads(written["results"].read_text())))
     else:
+        from selfplay.summary import print_summary
+
+        print_summary(results)
         print(f"{results['totals']['games']} games ({results['totals']['cached_games']} cached) in "
               f"{results['totals']['seconds']:.0f} s; report: {written['report']}")
     return 0

@@ -105,9 +105,13 @@ def count_ends(network, hidden, legal: np.ndarray, action_ends: np.ndarray,
         num_actions = legal.shape[1]
         rewards = np.zeros(legal.shape, dtype=np.float64)
         for action in range(num_actions):
-            actions = torch.full((legal.shape[0],), action, dtype=torch.int64, device=hidden.device)
-            _, reward, _, _ = network.recurrent(hidden, actions)
-            rewards[:, action] = reward.double().cpu().numpy()
+            rows = np.flatnonzero(legal[:, action])       # a model is only asked about legal moves
+            if rows.size == 0:
+                continue
+            index = torch.from_numpy(rows).to(hidden.device)
+            actions = torch.full((rows.size,), action, dtype=torch.int64, device=hidden.device)
+            _, reward, _, _ = network.recurrent(hidden.index_select(0, index), actions)
+            rewards[rows, action] = reward.double().cpu().numpy()
     predicted_reward_win = legal & (rewards > REWARD_WIN_THRESHOLD)
     counts.reward_win_tp, counts.reward_win_fp, counts.reward_win_fn = _confusion(predicted_reward_win, wins)
     return counts

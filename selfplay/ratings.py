@@ -246,3 +246,19 @@ def elo_per_doubling(table: EloTable, ladder: Sequence[tuple[int, str]]) -> Esti
         return Estimate(value, float("nan"), float("nan"))
     low, high = np.percentile(replicate_slopes, [2.5, 97.5])
     return Estimate(value, float(low), float(high))
+
+
+def elo_difference(table: EloTable, first: str, second: str) -> Estimate:
+    """Elo of ``first`` minus that of ``second``, with the 95% interval of the difference over
+    the bootstrap replicates (not the difference of the two intervals: the two ratings move
+    together when they share games)."""
+    if first not in table.players or second not in table.players:
+        return Estimate(float("nan"), float("nan"), float("nan"))
+    a, b = table.index(first), table.index(second)
+    value = float(table.elo[a] - table.elo[b])
+    replicates = table.samples[:, a] - table.samples[:, b] if table.samples.size else np.zeros(0)
+    replicates = replicates[np.isfinite(replicates)]
+    if replicates.size == 0:
+        return Estimate(value, float("nan"), float("nan"))
+    low, high = np.percentile(replicates, [2.5, 97.5])
+    return Estimate(value, float(low), float(high))

@@ -8,7 +8,8 @@ Plots use matplotlib's Agg backend (no display needed). Keys of ``results`` used
   deep} -> sims), ``checkpoints`` [{label, path, step}], ``roots``, ``sims``;
 - ``players`` [{name, kind: agent|baseline, checkpoint, sims, root}];
 - ``matches`` [{a, b, games, a_wins, draws, b_wins}];
-- ``elo`` (`EloTable.as_dict`), ``elo_per_doubling`` [{checkpoint, root, value, low, high}];
+- ``elo`` (`EloTable.as_dict`), ``elo_per_doubling`` [{checkpoint, root, value, low, high}],
+  ``learned_minus_rules`` [{checkpoint, root, rules_root, sims, value, low, high}];
 - ``move_cost`` {player: {moves, ms_per_move, network_evals_per_move}};
 - ``accuracy`` {kind: tictactoe|connect_four|none, rows: [{checkpoint, root, sims, ...}],
   baselines}; ``fidelity`` {checkpoint label: `FidelityByDepth.as_dict`}.
@@ -296,6 +297,7 @@ def render_markdown(results: dict, plots: dict[str, str]) -> str:
         lines.append(f"| {row['checkpoint']} | {row['root']} | {_fmt(row['value'])} | "
                      f"[{_fmt(row['low'])}, {_fmt(row['high'])}] |")
     lines += ["", f"![Elo against simulations]({plots['elo']})", ""]
+    lines += _model_cost_section(results)
     if "elo_by_step" in plots:
         lines += ["## Elo by training step and simulations", "",
                   "| step | " + " | ".join(("policy-only" if s == 0 else f"{r} {s}") for r, s in _step_columns(results))
@@ -348,6 +350,22 @@ def _accuracy_section(results: dict, plots: dict[str, str]) -> list[str]:
         lines.append(f"No perfect-play data for {results['game']} (tic-tac-toe and Connect Four only).")
     if "accuracy" in plots:
         lines += ["", f"![Accuracy against simulations]({plots['accuracy']})"]
+    return lines + [""]
+
+
+def _model_cost_section(results: dict) -> list[str]:
+    """Searching the learned model against the same network searching the rules, equal sims."""
+    rows = results.get("learned_minus_rules") or []
+    if not rows:
+        return []
+    lines = ["### What the learned model costs the search", "",
+             "Elo of the search over the learned model minus that of the same network searching the real "
+             "rules with the same simulations (the two play each other directly as well as the opponents), "
+             "with the bootstrap interval of the difference: 0 means the learned model costs nothing.", "",
+             "| checkpoint | root | sims | learned minus rules | 95% interval |", "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['checkpoint']} | {row['root']} vs {row['rules_root']} | {row['sims']} | "
+                     f"{_fmt(row['value'])} | [{_fmt(row['low'])}, {_fmt(row['high'])}] |")
     return lines + [""]
 
 

@@ -235,3 +235,74 @@ def test_an_agent_trained_without_an_unroll_is_never_searched_over_its_learned_m
         assert player.act_batch([state])[0] in state.legal_actions()
     unrolled = save_checkpoint(tmp_path / "k3.pt", make_payload(net, game, config={"loss": {"unroll_steps": 3}}, step=1))
     assert Agent.load(unrolled).learned_model_trained is True
+
+
+def _damage(data: bytes, kind: int, rng) -> bytes:
+    damaged = bytearray(data)
+    if kind == 0:
+        return bytes(damaged[:int(rng.integers(1, len(damaged)))])
+    if kind == 1:
+        damaged[int(rng.integers(0, len(damaged)))] ^= 1 << int(rng.integers(0, 8))
+        return bytes(damaged)
+    start = int(rng.integers(0, len(damaged) - 16))
+    damaged[start:start + 16] = bytes(rng.integers(0, 256, 16).tolist())
+    return bytes(damaged)
+
+
+def test_a_damaged_checkpoint_is_refused_or_loads_unchanged(saved, tmp_path):
+    """Truncated, bit-flipped or overwritten copies: each is refused with one line, or (when
+    the damage hit bytes the contents do not depend on) loads with every tensor unchanged:
+    the checksum means a changed weight is never played."""
+    import numpy as np
+
+    path, _ = saved
+    original = load_checkpoint(path)
+    data = path.read_bytes()
+    rng = np.random.default_rng(0)
+    refused = 0
+    for trial in range(45):
+        copy = tmp_path / f"damaged_{trial}.pt"
+        copy.write_bytes(_damage(data, trial % 3, rng))
+        try:
+            loaded = load_checkpoint(copy)
+        except CheckpointError as error:
+            assert "\n" not in str(error)
+            refused += 1
+            continue
+        assert all(torch.equal(loaded.model[name], original.model[name]) for name in original.model)
+        assert loaded.step == original.step and loaded.config == original.config
+    assert refused >= 40
+
+
+def test_non_finite_weights_are_refused_even_without_a_checksum(saved, tmp_path, game):
+    path, net = saved
+    payload = torch.load(path, weights_only=True)
+    payload["model"]["value_head.fc2.bias"][0] = float("nan")
+    del payload["checksum"]
+    bad = tmp_path / "nan.pt"
+    torch.save(payload, bad)
+    with pytest.raises(CheckpointError, match="value_head.fc2.bias.*NaN"):
+        load_checkpoint(bad)
+
+
+def test_a_checkpoint_written_before_checksums_still_loads(saved, tmp_path):
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    del payload["checksum"]
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    assert load_checkpoint(old).step == 42
+
+
+def test_non_finite_network_outputs_stop_the_search_with_one_line(game):
+    from agent.agent import Agent
+    from agent.checkpoint import NetworkOutputError
+
+    torch.manual_seed(0)
+    net = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1))
+    with torch.no_grad():
+        net.dynamics_blocks[0].conv1.weight.fill_(float("inf"))   # g diverged; h and f are fine
+    agent = Agent(net, game, inference="eager")
+    assert agent.act([game.initial_state()], 0).actions.shape == (1,)   # policy-only never calls g
+    with pytest.raises(NetworkOutputError, match="NaN or infinite"):
+        agent.act([game.initial_state()], 4)

@@ -140,3 +140,52 @@ def test_gym_bridge_passes_check_env(name, opponent):
         total += reward
     if name == "tictactoe":
         assert total <= 0  # nobody beats the perfect player
+
+
+def test_action_ends_agree_with_playing_every_move():
+    """`State.action_ends`: the native fast versions (tic-tac-toe, Connect Four) and the games
+    using the default (Othello with its passes, Gomoku) against playing each legal action."""
+    import numpy as np
+    from hypothesis import given, settings, strategies as st
+
+    from envs import get_game
+    from envs.game import END_DRAW, END_LOSS, END_NONE, END_WIN, State
+
+    def check(game, seed):
+        rng = np.random.default_rng(seed)
+        state = game.initial_state()
+        while not state.is_terminal():
+            ends = state.action_ends()
+            assert ends.dtype == np.int8 and ends.shape == (game.num_actions,)
+            legal = state.legal_mask()
+            assert (ends[~legal] == END_NONE).all()
+            for action in np.flatnonzero(legal):
+                after = state.play(int(action))
+                if not after.is_terminal():
+                    assert ends[action] == END_NONE
+                elif after.winner() is None:
+                    assert ends[action] == END_DRAW
+                else:
+                    assert ends[action] == (END_WIN if after.winner() == state.to_play else END_LOSS)
+            assert (ends == State.action_ends(state)).all()
+            state = state.play(int(rng.choice(np.flatnonzero(legal))))
+
+    games = [get_game("tictactoe"), get_game("connect_four"), get_game("othello:board_size=6"),
+             get_game("gomoku:board_size=7,win_length=4")]
+
+    @settings(max_examples=25, deadline=None)
+    @given(index=st.integers(0, len(games) - 1), seed=st.integers(0, 2**32 - 1))
+    def run(index, seed):
+        check(games[index], seed)
+
+    run()
+
+
+def test_a_full_board_ends_in_a_draw_label():
+    from envs import get_game
+    from envs.game import END_DRAW
+
+    game = get_game("tictactoe")
+    state = game.state_from_actions([0, 4, 8, 1, 7, 6, 2, 5])      # one square left, no line
+    ends = state.action_ends()
+    assert ends[3] == END_DRAW and ends.sum() == END_DRAW

@@ -243,3 +243,17 @@ def test_a_checkpoint_without_a_trained_model_is_ablated_over_the_rules_only(tmp
     quick_over_rules = [arg if arg != "puct" else "puct+rules" for arg in QUICK]
     assert ponder(["ablate", "--checkpoint", str(checkpoint), "--out", str(out), "--sims", "0,2",
                    *quick_over_rules]) == 0
+
+
+def test_learned_roots_meet_the_same_network_over_the_rules_at_equal_sims():
+    from selfplay.ablation import PlayerConfig, learned_against_rules
+
+    def agent(root, sims, checkpoint="c"):
+        return PlayerConfig(name=f"{checkpoint}:{root}:{sims}", kind="agent", spec="agent:x", checkpoint=checkpoint,
+                            sims=sims, root=root)
+
+    players = [agent("policy", 0), agent("puct", 8), agent("puct", 64), agent("puct+rules", 8),
+               agent("puct+rules", 64), agent("gumbel", 8), agent("gumbel+rules+solver", 8),
+               agent("puct", 8, checkpoint="d")]
+    pairs = {(a.name, b.name) for a, b in learned_against_rules(players)}
+    assert pairs == {("c:puct:8", "c:puct+rules:8"), ("c:puct:64", "c:puct+rules:64")}

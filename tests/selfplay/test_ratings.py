@@ -113,3 +113,16 @@ def test_fit_bradley_terry_tables_directly():
     games = np.array([[0.0, 4.0], [4.0, 0.0]])
     elo = fit_bradley_terry(points, games, anchor=1, prior_draws=0.0)
     assert elo[1] == 0.0 and elo[0] == pytest.approx(400 * np.log10(3), abs=1e-4)
+
+
+def test_elo_difference_recovers_a_gap_and_its_interval_covers_it():
+    from selfplay.ratings import elo_difference
+
+    true = {"random": 0.0, "learned": 380.0, "rules": 420.0}
+    pairs = [("learned", "random"), ("rules", "random"), ("learned", "rules")]
+    table = rate_players(simulate(true, pairs, 800, np.random.default_rng(5)), bootstrap=200, seed=1,
+                         prior_draws=0.0)
+    gap = elo_difference(table, "learned", "rules")
+    assert gap.value == pytest.approx(table.elo[table.index("learned")] - table.elo[table.index("rules")])
+    assert gap.low < -40 < gap.high and gap.high - gap.low < 120
+    assert np.isnan(elo_difference(table, "learned", "nobody").value)

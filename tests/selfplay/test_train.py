@@ -131,3 +131,42 @@ def test_many_unfinished_games_do_not_stall_the_actors_before_the_first_batch(tm
                     "--set", "trainer.ratio_slack_positions=10", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert load(out / "checkpoints" / "latest.pt").step == 5
+
+
+@pytest.mark.timeout(300)
+def test_training_with_action_heads_records_labels_trains_them_and_exports_a_learned_player(tmp_path):
+    """network.action_heads: the actors record every action's game end, the learner fits the
+    heads on part-unrolled batches, and the exported agent plays over its learned model by
+    default even though its self-play searched the rules (`--play-root puct`)."""
+    from agent.agent import Agent
+    from envs.registry import get_game
+
+    out = tmp_path / "run"
+    run = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "15", *TINY,
+                 "--set", "network.action_heads=true", "--set", "loss.unroll_fraction=0.5",
+                 "--set", "loss.end_positive_weight=5", "--set", "search.model=rules")
+    assert run.returncode == 0, run.stderr[-2000:]
+    with np.load(out / "replay" / "games.npz") as data:
+        ends, legal = data["action_ends"], data["legal_masks"]
+        assert ends.shape == legal.shape and (ends[~legal] == 0).all() and (ends == 1).any()
+    final = load(out / "checkpoints" / "latest.pt")
+    assert "action_heads.fc2.weight" in final.model
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(out / "tb"))
+    events.Reload()
+    legal_losses = [event.value for event in events.Scalars("loss/legal")]
+    assert legal_losses and legal_losses[-1] > 0 and np.isfinite(legal_losses).all()
+
+    exported = tmp_path / "agent.pt"
+    export = subprocess.run([sys.executable, "scripts/export_pretrained.py", str(out), "--out", str(exported),
+                             "--play-root", "puct"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert export.returncode == 0, export.stderr
+    agent = Agent.load(exported)
+    assert agent.trained_model == "rules" and agent.play_root == "puct"
+    from agent.player import agent_default_root
+    assert agent_default_root(agent) == "puct" and agent_default_root(Agent.load(out)) == "puct+rules"
+    state = get_game("tictactoe").state_from_actions([0, 3, 1, 4])
+    assert agent.act([state], 8).actions[0] in state.legal_actions()
+    bad = subprocess.run([sys.executable, "scripts/export_pretrained.py", str(out), "--out", str(exported),
+                          "--play-root", "sideways"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -1,0 +1,87 @@
+"""Legality and game ends against the rules, by unroll depth: exact models score 100%, blind ones 0%."""
+import numpy as np
+import pytest
+
+from envs.registry import get_game
+from selfplay.end_fidelity import EndCounts
+from selfplay.fidelity import measure_fidelity, policy_continuations
+
+from tests.agent.rules_network import RulesNetwork
+
+GAME = get_game("tictactoe")
+
+
+def _random_games(count, seed=0):
+    rng = np.random.default_rng(seed)
+    games = []
+    for _ in range(count):
+        state = GAME.initial_state()
+        while not state.is_terminal():
+            state = state.play(int(rng.choice(state.legal_actions())))
+        games.append(state.history)
+    return games
+
+
+def test_exact_heads_and_an_exact_reward_head_score_perfectly_at_every_depth():
+    games = _random_games(12)
+    with_heads = measure_fidelity(RulesNetwork("ends"), GAME, games, max_depth=4)
+    with_reward = measure_fidelity(RulesNetwork("reward"), GAME, games, max_depth=4)
+    for depth in range(5):
+        heads, reward = with_heads.ends[depth], with_reward.ends[depth]
+        assert heads["positions"] == with_heads.pairs[depth]
+        assert heads["legal_accuracy"] == 1.0 and heads["legal_total"] == 9 * heads["positions"]
+        if heads["win_tp"] + heads["win_fn"]:
+            assert heads["win_precision"] == heads["win_recall"] == 1.0 and heads["end_recall"] == 1.0
+            assert heads["reward_win_recall"] == 0.0          # its reward head says nothing
+            assert reward["reward_win_precision"] == reward["reward_win_recall"] == 1.0
+        assert reward["legal_accuracy"] is None                # no heads: nothing to say
+    assert sum(entry["win_tp"] for entry in with_heads.ends) > 0
+
+
+def test_counts_add_up_and_rates_are_undefined_without_positives():
+    total = EndCounts()
+    total.add(EndCounts(positions=2, win_tp=3, win_fp=1, win_fn=0))
+    total.add(EndCounts(positions=1, win_tp=1, win_fn=4))
+    rates = total.as_dict()
+    assert rates["positions"] == 3 and rates["win_precision"] == pytest.approx(0.8)
+    assert rates["win_recall"] == pytest.approx(0.5) and rates["end_recall"] is None
+
+
+def test_measuring_from_a_later_ply_skips_the_opening():
+    games = _random_games(4, seed=1)
+    full = measure_fidelity(RulesNetwork("ends"), GAME, games, max_depth=2)
+    later = measure_fidelity(RulesNetwork("ends"), GAME, games, max_depth=2, first_plies=[3] * len(games))
+    assert later.pairs[0] == full.pairs[0] - 3 * len(games)
+    assert later.pairs[1] == full.pairs[1] - 3 * len(games)
+
+
+def test_policy_continuations_finish_every_opening():
+    games = policy_continuations(RulesNetwork("ends"), GAME, [(0,), (4, 0), ()])
+    assert [game[:len(opening)] for game, opening in zip(games, [(0,), (4, 0), ()])] == [(0,), (4, 0), ()]
+    assert all(GAME.state_from_actions(game).is_terminal() for game in games)
+
+
+def _script(*args):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "scripts/model_fidelity.py", *args], cwd=repo, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_the_diagnostic_script_reports_by_depth_and_refuses_bad_input(tmp_path):
+    import json
+
+    out = tmp_path / "fidelity.json"
+    run = _script("agent/pretrained/tictactoe.pt", "--games", "4", "--depth", "2", "--json", str(out))
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads(out.read_text())
+    table = next(iter(results["fidelity"].values()))
+    assert table["depths"] == [0, 1, 2] and len(table["ends"]) == 3
+    assert "| k | pairs |" in run.stdout
+    for bad in (["agent/pretrained/tictactoe.pt", "--pons"], ["agent/pretrained/tictactoe.pt", "--depth", "0"],
+                [str(tmp_path / "missing.pt")]):
+        refused = _script(*bad)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
