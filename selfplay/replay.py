@@ -17,15 +17,36 @@ saves to one ``.npz`` in the run folder's ``replay/`` atomically, so a resumed r
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from envs.errors import UsageError
+
 REPLAY_FILE = "games.npz"
+CHECKSUM_ARRAY = "checksum"
 _PRIORITY_EPSILON = 1e-3
+
+
+class ReplayError(UsageError):
+    """A saved replay that cannot be used (damaged, truncated); the message is one line."""
+
+
+def arrays_checksum(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """uint8 [32]: SHA-256 over every array (name, dtype, shape, bytes) but the checksum, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == CHECKSUM_ARRAY:
+            continue
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return np.frombuffer(digest.digest(), dtype=np.uint8).copy()
 
 
 @dataclass(frozen=True)
@@ -412,6 +433,7 @@ class Replay:
             arrays["priorities"] = np.concatenate([self._priorities[gid] for gid in self._games])
             if all(g.action_ends is not None for g in games):
                 arrays["action_ends"] = np.concatenate([g.action_ends for g in games])
+        arrays[CHECKSUM_ARRAY] = arrays_checksum(arrays)
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
@@ -420,30 +442,47 @@ class Replay:
         return path
 
     def load(self, folder: Path) -> bool:
-        """Replace the contents with ``folder/games.npz``; False if there is no such file."""
+        """Replace the contents with ``folder/games.npz``; False if there is no such file.
+
+        ReplayError (one line) when the file is damaged: unreadable, truncated, or its arrays
+        no longer match the checksum written with them (files from before checksums are only
+        read). The file itself is left as it is."""
         path = Path(folder) / REPLAY_FILE
         if not path.exists():
             return False
-        with np.load(path, allow_pickle=False) as data:
-            counters = data["counters"]
-            lengths = data["lengths"]
-            self._games.clear(), self._values.clear(), self._priorities.clear(), self._lengths.clear()
-            self.num_positions = 0
-            self._flat = None
-            if lengths.size:
-                splits = np.cumsum(lengths)[:-1]
-                opening_splits = np.cumsum(data["opening_lengths"])[:-1]
-                parts = {name: np.split(data[name], splits) for name in
-                         ("observations", "actions", "rewards", "to_play", "policies", "root_values",
-                          "legal_masks", "priorities")}
-                openings = np.split(data["opening"], opening_splits)
-                # replays saved before the action heads, or with a game without labels, have none
-                ends = np.split(data["action_ends"], splits) if "action_ends" in data.files else None
-                for index, gid in enumerate(data["game_ids"].tolist()):
-                    game = GameHistory(**{name: parts[name][index].copy() for name in parts if name != "priorities"},
-                                       opening=openings[index].copy(),
-                                       action_ends=None if ends is None else ends[index].copy())
-                    self._store(gid, game, parts["priorities"][index].copy())
-            self._next_game_id, self.games_added, self.positions_added = (int(x) for x in counters)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+            raise ReplayError(f"{path}: damaged replay ({' '.join(str(error).split())[:200]})") from None
+        if CHECKSUM_ARRAY in arrays and not np.array_equal(arrays[CHECKSUM_ARRAY], arrays_checksum(arrays)):
+            raise ReplayError(f"{path}: damaged replay: its arrays do not match their checksum")
+        try:
+            self._load_arrays(arrays)
+        except (KeyError, ValueError, IndexError, TypeError) as error:
+            raise ReplayError(f"{path}: damaged replay ({' '.join(str(error).split())[:200]})") from None
         self._evict()
         return True
+
+    def _load_arrays(self, data: dict[str, np.ndarray]) -> None:
+        """Replace the contents with the arrays of a saved replay (see `save`)."""
+        counters = data["counters"]
+        lengths = data["lengths"]
+        self._games.clear(), self._values.clear(), self._priorities.clear(), self._lengths.clear()
+        self.num_positions = 0
+        self._flat = None
+        if lengths.size:
+            splits = np.cumsum(lengths)[:-1]
+            opening_splits = np.cumsum(data["opening_lengths"])[:-1]
+            parts = {name: np.split(data[name], splits) for name in
+                     ("observations", "actions", "rewards", "to_play", "policies", "root_values",
+                      "legal_masks", "priorities")}
+            openings = np.split(data["opening"], opening_splits)
+            # replays saved before the action heads, or with a game without labels, have none
+            ends = np.split(data["action_ends"], splits) if "action_ends" in data else None
+            for index, gid in enumerate(data["game_ids"].tolist()):
+                game = GameHistory(**{name: parts[name][index].copy() for name in parts if name != "priorities"},
+                                   opening=openings[index].copy(),
+                                   action_ends=None if ends is None else ends[index].copy())
+                self._store(gid, game, parts["priorities"][index].copy())
+        self._next_game_id, self.games_added, self.positions_added = (int(x) for x in counters)

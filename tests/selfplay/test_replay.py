@@ -32,6 +32,17 @@ def history_of(actions, root_values=None, opening=()):
                        np.asarray(opening, np.int64))
 
 
+def state_of_row(observation, plies: int):
+    """The tic-tac-toe state of a (possibly transformed) observation, ``plies`` plies in: plane 0
+    holds the stones of the player to move, who is X after an even number of plies."""
+    from envs.tictactoe import TicTacToeState
+
+    planes = observation.reshape(2, 9)
+    mover, other = (int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (0, 1))
+    stones = (mover, other) if plies % 2 == 0 else (other, mover)
+    return TicTacToeState(stones, history=(0,) * plies)
+
+
 def test_final_outcome_value_targets_follow_the_player_to_move():
     assert value_targets(history_of(FIRST_PLAYER_WINS), -1, 1.0, True).tolist() == [1, -1, 1, -1, 1]
     assert value_targets(history_of(SECOND_PLAYER_WINS), -1, 1.0, True).tolist() == [-1, 1, -1, 1, -1, 1]
@@ -134,7 +145,6 @@ def test_sampling_an_empty_replay_is_an_error():
 
 
 def test_dihedral_augmentation_maps_planes_actions_and_policies_together():
-    from envs.tictactoe import TicTacToeState
 
     replay = Replay(capacity_positions=1000, unroll_steps=3, symmetries="dihedral")
     game_id = replay.add_game(history_of(FIRST_PLAYER_WINS))
@@ -143,10 +153,8 @@ def test_dihedral_augmentation_maps_planes_actions_and_policies_together():
                               np.random.default_rng(4))
     seen_boards = set()
     for row in range(rows):
-        planes = batch.observations[row].reshape(2, 9)
-        stones = tuple(int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (0, 1))
-        seen_boards.add(stones)
-        state = TicTacToeState(stones, history=(0, 0))        # X (player 0) to move, 2 plies played
+        state = state_of_row(batch.observations[row], plies=2)   # X (player 0) to move, 2 plies played
+        seen_boards.add(state.stones)
         for k, action in enumerate(batch.actions[row, :3].tolist()):
             assert batch.target_policy[row, k].argmax() == action   # policy moved with the action
             state = state.play(action)
@@ -190,7 +198,6 @@ def test_learner_trains_absorbing_states_past_the_end_to_zero(absorbing):
 def test_target_observations_are_the_next_positions_and_move_with_the_symmetry():
     """The consistency loss compares g(h(s_t), a_t..) with h(s_t+k): its target planes are the
     stored positions t+1..t+K (zeros at and past the end), under the row's own symmetry."""
-    from envs.tictactoe import TicTacToeState
 
     game = history_of(FIRST_PLAYER_WINS)
     plain = Replay(capacity_positions=1000, unroll_steps=3, target_observations=True)
@@ -209,9 +216,7 @@ def test_target_observations_are_the_next_positions_and_move_with_the_symmetry()
     batch = augmented.make_batch(np.full(rows, game_id), np.full(rows, 1), np.ones(rows, np.float32),
                                  np.random.default_rng(5))
     for row in range(rows):
-        planes = batch.observations[row].reshape(2, 9)
-        stones = tuple(int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (1, 0))
-        state = TicTacToeState(stones, history=(0,))   # O to move after one ply: plane 0 is O's
+        state = state_of_row(batch.observations[row], plies=1)   # O to move after one ply: plane 0 is O's
         for k in range(3):
             state = state.play(int(batch.actions[row, k]))
             if state.is_terminal():
@@ -265,17 +270,13 @@ def test_action_labels_follow_the_unroll_and_stop_at_the_end():
 def test_action_labels_move_with_the_symmetry():
     """Under a board symmetry the labels of every unrolled step are the rules' labels of the
     transformed position (rebuilt from the transformed planes and actions)."""
-    from envs.tictactoe import TicTacToeState
-
     replay = Replay(capacity_positions=1000, unroll_steps=2, action_labels=True, symmetries="dihedral")
     game_id = replay.add_game(labelled(history_of(FIRST_PLAYER_WINS)))
     rows = 64
     batch = replay.make_batch(np.full(rows, game_id), np.full(rows, 2), np.ones(rows, np.float32),
                               np.random.default_rng(4))
     for row in range(rows):
-        planes = batch.observations[row].reshape(2, 9)
-        stones = tuple(int(sum(1 << i for i in np.flatnonzero(planes[p]))) for p in (0, 1))
-        state = TicTacToeState(stones, history=(0, 0))        # X (player 0) to move, 2 plies played
+        state = state_of_row(batch.observations[row], plies=2)   # X (player 0) to move, 2 plies played
         for k, action in enumerate(batch.actions[row, :2].tolist()):
             legal = state.legal_mask()
             np.testing.assert_array_equal(batch.target_legal[row, k], legal)
@@ -299,3 +300,34 @@ def test_replay_without_labels_gives_no_action_targets_and_old_files_load(tmp_pa
         assert "action_ends" not in data.files
     old = Replay(capacity_positions=100, unroll_steps=2, action_labels=True)
     assert old.load(tmp_path / "old") and old.game(0).action_ends is None
+
+
+def test_a_damaged_replay_file_is_refused_with_one_line_and_left_alone(tmp_path):
+    from selfplay.replay import REPLAY_FILE, ReplayError
+
+    replay = Replay(capacity_positions=100, unroll_steps=2)
+    for actions in (FIRST_PLAYER_WINS, DRAW):
+        replay.add_game(history_of(actions))
+    path = replay.save(tmp_path)
+    data = path.read_bytes()
+    rng = np.random.default_rng(0)
+    refused = 0
+    for trial in range(30):
+        damaged = bytearray(data)
+        if trial % 2:
+            damaged = damaged[:int(rng.integers(1, len(damaged)))]
+        else:
+            damaged[int(rng.integers(0, len(damaged)))] ^= 1 << int(rng.integers(0, 8))
+        folder = tmp_path / f"copy{trial}"
+        folder.mkdir()
+        (folder / REPLAY_FILE).write_bytes(bytes(damaged))
+        restored = Replay(capacity_positions=100, unroll_steps=2)
+        try:
+            restored.load(folder)
+        except ReplayError as error:
+            assert "\n" not in str(error) and "damaged replay" in str(error)
+            assert (folder / REPLAY_FILE).read_bytes() == bytes(damaged)     # never overwritten
+            refused += 1
+            continue
+        assert len(restored) == 2 and np.array_equal(restored.game(0).actions, replay.game(0).actions)
+    assert refused >= 25
