@@ -114,6 +114,8 @@ class Agent:
         self.learned_model_trained: bool = True
         # the root an exported agent plays with by default (`agent.player.default_root`), if it names one
         self.play_root: str | None = None
+        # the weight its end head's loss gave game-ending actions, undone when the heads are read
+        self.end_positive_weight: float = 1.0
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -146,6 +148,7 @@ class Agent:
         agent.trained_model = training_search_model(checkpoint.config)
         agent.learned_model_trained = trains_learned_model(checkpoint.config)
         agent.play_root = checkpoint_play_root(checkpoint.extra)
+        agent.end_positive_weight = training_end_positive_weight(checkpoint.config)
         return agent
 
     def new_session(self, capacity_factor: int = 2) -> SearchSession:
@@ -280,7 +283,8 @@ class Agent:
 
     def _read_heads(self, hidden: torch.Tensor, config: SearchConfig) -> HeadReading:
         legal_logits, end_logits = self.network.predict_actions(hidden)
-        return read_heads(legal_logits, end_logits, config.legal_threshold, config.end_threshold)
+        return read_heads(legal_logits, end_logits, config.legal_threshold, config.end_threshold,
+                          self.end_positive_weight)
 
     def _node_ends_for(self, session: SearchSession | None, store: torch.Tensor, batch: int) -> NodeEnds:
         """The per-node game ends of this search's trees: carried with the hidden states when
@@ -335,6 +339,15 @@ def trains_learned_model(run_config: dict) -> bool:
     loss = run_config.get("loss") if isinstance(run_config, dict) else None
     steps = loss.get("unroll_steps") if isinstance(loss, dict) else None
     return not (isinstance(steps, int) and not isinstance(steps, bool) and steps == 0)
+
+
+def training_end_positive_weight(run_config: dict) -> float:
+    """``loss.end_positive_weight`` of a checkpoint's run config; 1.0 when absent or malformed."""
+    loss = run_config.get("loss") if isinstance(run_config, dict) else None
+    value = loss.get("end_positive_weight") if isinstance(loss, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
+        return 1.0
+    return float(value)
 
 
 def checkpoint_play_root(extra: dict) -> str | None:

@@ -43,16 +43,31 @@ class HeadReading:
     end_reward: np.ndarray
 
 
+def end_probabilities(end_logits: torch.Tensor, positive_weight: float = 1.0) -> np.ndarray:
+    """float ``[B, A, E]`` probabilities of the `END_*` classes from end logits, calibrated.
+
+    A head trained with ``loss.end_positive_weight`` w > 1 counts each game-ending example w
+    times, which multiplies the odds of every ending class by w; dividing them by w again
+    gives the probabilities of the data, so that thresholds mean the same for every run."""
+    logits = end_logits.float()
+    if positive_weight != 1.0:
+        shift = torch.zeros(logits.shape[-1], dtype=logits.dtype, device=logits.device)
+        shift[1:] = float(np.log(positive_weight))
+        logits = logits - shift
+    return torch.softmax(logits, dim=-1).cpu().numpy()
+
+
 def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_threshold: float,
-               end_threshold: float) -> HeadReading:
-    """Threshold legal logits ``[B, A]`` and end logits ``[B, A, E]`` (`END_*` classes)."""
+               end_threshold: float, positive_weight: float = 1.0) -> HeadReading:
+    """Threshold legal logits ``[B, A]`` and end logits ``[B, A, E]`` (`END_*` classes);
+    ``positive_weight``: the end loss's weight of game-ending examples (`end_probabilities`)."""
     legal_probability = torch.sigmoid(legal_logits.float()).cpu().numpy()
-    end_probabilities = torch.softmax(end_logits.float(), dim=-1).cpu().numpy()
+    end_probabilities_ = end_probabilities(end_logits, positive_weight)
     legal = legal_probability >= legal_threshold
     legal[~legal.any(axis=1)] = True
-    end_probability = 1.0 - end_probabilities[..., 0]
+    end_probability = 1.0 - end_probabilities_[..., 0]
     ends = end_probability > end_threshold
-    expected = (end_probabilities[..., 1:] * END_REWARDS[1:]).sum(axis=-1)
+    expected = (end_probabilities_[..., 1:] * END_REWARDS[1:]).sum(axis=-1)
     end_reward = (expected / np.maximum(end_probability, 1e-6)).astype(np.float32)
     return HeadReading(legal=legal, ends=ends, end_reward=np.clip(end_reward, -1.0, 1.0))
 

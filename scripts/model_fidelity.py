@@ -141,7 +141,8 @@ def main() -> int:
     results: dict = {"checkpoint": str(args.checkpoint), "step": agent.checkpoint_step,
                      "action_heads": agent.network.action_heads is not None, "fidelity": {}}
     for label, (trajectories, first) in sources.items():
-        table = measure_fidelity(agent.network, game, trajectories, args.depth, first_plies=first)
+        table = measure_fidelity(agent.network, game, trajectories, args.depth, first_plies=first,
+                                 positive_weight=agent.end_positive_weight)
         results["fidelity"][label] = table.as_dict()
         lines += [f"## {label}", "", *fidelity_rows(table), ""]
         print("\n".join(lines[-(len(table.depths) + 5):]), flush=True)

@@ -414,7 +414,8 @@ def _run_job(job: dict) -> dict:
     if job["type"] == "fidelity":
         from selfplay.fidelity import model_fidelity
 
-        table = model_fidelity(agent.network, game, num_games=job["games"], seed=job["seed"])
+        table = model_fidelity(agent.network, game, num_games=job["games"], seed=job["seed"],
+                               positive_weight=agent.end_positive_weight)
         return {"type": "fidelity", "key": job["key"], "label": job["label"], "table": table.as_dict()}
     raise ValueError(f"unknown job type {job['type']!r}")
 

@@ -75,12 +75,14 @@ def _confusion(predicted: np.ndarray, actual: np.ndarray) -> tuple[int, int, int
 
 
 def count_ends(network, hidden, legal: np.ndarray, action_ends: np.ndarray,
-               search: SearchConfig | None = None) -> EndCounts:
+               search: SearchConfig | None = None, positive_weight: float = 1.0) -> EndCounts:
     """Counts for hidden states ``[N, ...]`` standing for real positions with legal masks
     ``legal`` bool ``[N, A]`` and rule labels ``action_ends`` int8 ``[N, A]`` (`END_*`).
 
     ``search`` gives the thresholds the heads are read with (the defaults of `SearchConfig`
-    when None). Runs under torch's no-grad; the caller picks the network's inference mode.
+    when None) and ``positive_weight`` the end loss's weight of game-ending examples
+    (`agent.model_ends.end_probabilities`), as the agent reads them. Runs under torch's no-grad;
+    the caller picks the network's inference mode.
     """
     import torch
 
@@ -95,7 +97,8 @@ def count_ends(network, hidden, legal: np.ndarray, action_ends: np.ndarray,
     with torch.no_grad():
         if getattr(network, "action_heads", None) is not None:
             legal_logits, end_logits = network.predict_actions(hidden)
-            reading = read_heads(legal_logits, end_logits, search.legal_threshold, search.end_threshold)
+            reading = read_heads(legal_logits, end_logits, search.legal_threshold, search.end_threshold,
+                                 positive_weight)
             legal_probability = torch.sigmoid(legal_logits.float()).cpu().numpy()
             counts.legal_correct = int(((legal_probability >= search.legal_threshold) == legal).sum())
             counts.legal_total = int(legal.size)

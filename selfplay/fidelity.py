@@ -127,11 +127,14 @@ def policy_continuations(network, game: Game, openings: Sequence[Sequence[int]])
 
 
 def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]], max_depth: int = 10,
-                     ends: bool = True, first_plies: Sequence[int] | None = None) -> FidelityByDepth:
+                     ends: bool = True, first_plies: Sequence[int] | None = None,
+                     positive_weight: float = 1.0) -> FidelityByDepth:
     """Compare imagined and real network outputs at depths 0..max_depth along ``trajectories``;
     with ``ends``, also legality and game ends against the rules (`selfplay.end_fidelity`).
     ``first_plies[i]``: unroll only from ply ``first_plies[i]`` of trajectory i on (the plies
-    before it are an opening that is not measured); all plies by default."""
+    before it are an opening that is not measured); all plies by default. ``positive_weight``:
+    the end loss's weight of game-ending examples (`Agent.end_positive_weight`), undone when
+    the heads are read, as the search does."""
     import torch
 
     from selfplay.end_fidelity import EndCounts, count_ends
@@ -160,7 +163,8 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
     with torch.no_grad():
         hidden, real_logits, real_value = network.initial(torch.from_numpy(np.stack(planes)))
         if labels_array is not None:
-            end_rows.append(count_ends(network, hidden, masks_array, labels_array).as_dict())
+            end_rows.append(count_ends(network, hidden, masks_array, labels_array,
+                                       positive_weight=positive_weight).as_dict())
         real_log_prior = torch.log_softmax(real_logits.double(), dim=1)
         real_prior = real_log_prior.exp().numpy()
         real_log_prior = real_log_prior.numpy()
@@ -187,7 +191,8 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
             illegal = (np.exp(log_prior) * ~masks_array[target]).sum(axis=1)
             rows.append((kl, value_error, illegal))
             if labels_array is not None:
-                end_rows.append(count_ends(network, hidden, masks_array[target], labels_array[target]).as_dict())
+                end_rows.append(count_ends(network, hidden, masks_array[target], labels_array[target],
+                                           positive_weight=positive_weight).as_dict())
     for kl, value_error, illegal in rows:
         columns["kl"].append(_mean_sem(kl))
         columns["value"].append(_mean_sem(value_error))
@@ -205,6 +210,8 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
     )
 
 
-def model_fidelity(network, game: Game, num_games: int = 40, max_depth: int = 10, seed: int = 0) -> FidelityByDepth:
+def model_fidelity(network, game: Game, num_games: int = 40, max_depth: int = 10, seed: int = 0,
+                   positive_weight: float = 1.0) -> FidelityByDepth:
     """Play ``num_games`` trajectories (network policy-only vs random) and measure fidelity along them."""
-    return measure_fidelity(network, game, play_trajectories(network, game, num_games, seed), max_depth)
+    return measure_fidelity(network, game, play_trajectories(network, game, num_games, seed), max_depth,
+                            positive_weight=positive_weight)

@@ -163,3 +163,16 @@ def test_a_session_carries_the_ends_with_the_subtree():
     winning = _winning(second)
     if winning:
         assert reused.actions[0] in winning and fresh.actions[0] in winning
+
+
+def test_the_end_losss_weight_is_undone_when_reading():
+    from agent.model_ends import end_probabilities
+
+    # a head trained with weight 10 on game ends that says 0.9 "wins" means odds 9, i.e. 0.9 on the data
+    logits = torch.log(torch.tensor([[[0.1, 0.9, 1e-9, 1e-9]]]))
+    assert end_probabilities(logits)[0, 0, 1] == pytest.approx(0.9, abs=1e-6)
+    calibrated = end_probabilities(logits, positive_weight=10.0)[0, 0]
+    assert calibrated[1] == pytest.approx(0.9 / (0.9 + 1.0), abs=1e-5) and calibrated.sum() == pytest.approx(1.0)
+    reading = read_heads(torch.zeros(1, 1), logits, 0.5, 0.5, positive_weight=10.0)
+    assert not reading.ends[0, 0]                                  # 0.47 < 0.5 once calibrated
+    assert read_heads(torch.zeros(1, 1), logits, 0.5, 0.5).ends[0, 0]
