@@ -1,17 +1,11 @@
 """The Agent: a MuZero network searched by the batched tree of `mcts/`, one code path for everyone.
 
 Self-play, arena players, the ablation, `ponder play` and `ponder engine` all call
-`Agent.act(states, search)`. For B positions it runs h once on the stacked root planes,
-then for each simulation: ``tree.select`` (compiled, all B trees) -> one torch call of g
-and f for all B selected edges -> ``tree.expand_and_backup``. There is no Python loop over
-games inside the simulation loop; hidden states live in one preallocated tensor
-``[B, capacity, channels, H, W]`` indexed by node id, gathered and scattered with
-``index_select``/``index_copy_`` on flat indices. Simulations 0 means policy-only: the
-argmax of the network prior over the legal moves, no tree at all.
-
-A search with ``SearchConfig.model == "rules"`` steps through the real game instead of g
-(`agent.rules_search`: the same trees, f(h(s)) at each real position, exact rewards at the
-end), to measure what the learned model costs.
+`Agent.act(states, search)`. For B positions it runs h and f once on the stacked root
+planes, then hands the roots to the search driver (`agent.search`), which steps through the
+learned dynamics g (MuZero) or, with ``SearchConfig.model == "rules"``, the real game, to
+measure what the learned model costs. Simulations 0 means policy-only: the argmax of the
+network prior over the legal moves, no tree at all.
 
 Tree reuse between moves is optional, through a `SearchSession` (`agent.reuse`) that keeps
 the trees and what their nodes stand for (hidden states, or real positions over the rules):
@@ -22,7 +16,6 @@ Torch thread counts are the entry points' business (design.md), never set here.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -32,10 +25,9 @@ import numpy as np
 import torch
 
 from agent.checkpoint import CheckpointError, check_finite_outputs, load_checkpoint
-from agent.model_ends import HeadReading, NodeEnds, read_heads, step_through_ends
 from agent.networks import MuZeroNetwork
-from agent.reuse import SearchSession, carry_hidden, trees_for_search
-from agent.rules_search import search_over_rules
+from agent.reuse import SearchSession
+from agent.search import as_numpy, run_search
 from mcts import BatchedTree, SearchConfig
 from mcts.config import MODELS
 
@@ -79,8 +71,6 @@ def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _as_numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()
 
 
 class Agent:
@@ -191,14 +181,14 @@ class Agent:
         legal = np.stack([state.legal_mask() for state in states]).astype(bool, copy=False)
         with torch.inference_mode():
             hidden, logits, value = self.network.initial(torch.from_numpy(planes).to(self.device))
-            prior_logits = np.ascontiguousarray(_as_numpy(logits.float()))
-            root_value = np.ascontiguousarray(_as_numpy(value.float()))
+            prior_logits = np.ascontiguousarray(as_numpy(logits.float()))
+            root_value = np.ascontiguousarray(as_numpy(value.float()))
             check_finite_outputs(prior_logits, root_value)
             prior = masked_softmax(prior_logits, legal)
             if config is None:
                 return self._policy_only(prior, legal, root_value, temperature, rng, started)
-            output, evaluated = self._search(config, states, hidden, prior_logits, root_value, legal,
-                                             temperature, rng, session)
+            output, evaluated = run_search(self, config, states, hidden, prior_logits, root_value, legal,
+                                           temperature, rng, session)
         batch = len(states)
         return ActResult(
             actions=np.asarray(output.action, dtype=np.int64),
@@ -227,92 +217,6 @@ class Agent:
             prior=prior,
             network_evals=batch,
             seconds=time.perf_counter() - started)
-
-    # ------------------------------------------------------------------- search
-    def _search(self, config, states, root_hidden, prior_logits, root_value, legal, temperature, rng, session):
-        """(SearchOutput, positions the network evaluated below the roots)."""
-        if config.model == "rules":
-            # over the real game (agent.rules_search): the session keeps real positions
-            return search_over_rules(self, config, states, prior_logits, root_value, legal, temperature, rng,
-                                     session)
-        batch = len(states)
-        simulations = config.num_simulations
-        network = self.network
-        ends_known = config.learned_ends and getattr(network, "action_heads", None) is not None
-        if ends_known:   # the heads give every node's legal moves (agent.model_ends)
-            config = dataclasses.replace(config, tree_legal_masks=True)
-        tree, store = self._trees_for(config, states, session, root_hidden)
-        capacity = store.shape[1]
-        store[:, 0] = root_hidden
-        node_ends = self._node_ends_for(session, store, batch) if ends_known else None
-        if node_ends is not None:
-            node_ends.set_roots(self._read_heads(root_hidden, config))
-        # A fresh tree has no subtree to keep; a reused one keeps its subtree (the trees' default).
-        tree.reset_roots(config, prior_logits, root_value, legal, rng)
-
-        flat_store = store.view(batch * capacity, *store.shape[2:])
-        row_offsets = torch.arange(batch, dtype=torch.int64, device=self.device) * capacity
-        on_cpu = self.device.type == "cpu"
-        for _ in range(simulations):
-            parents, actions = tree.select(config)
-            parent_t = torch.from_numpy(parents)
-            action_t = torch.from_numpy(actions)
-            if not on_cpu:
-                parent_t, action_t = parent_t.to(self.device), action_t.to(self.device)
-            hidden = flat_store.index_select(0, row_offsets + parent_t)
-            next_hidden, reward, logits, value = network.recurrent(hidden, action_t)
-            reward, value, logits = _as_numpy(reward), _as_numpy(value), _as_numpy(logits)
-            check_finite_outputs(reward, value, logits)
-            if node_ends is None:
-                new_nodes = tree.expand_and_backup(config, reward, value, logits)
-            else:
-                reading = self._read_heads(next_hidden, config)
-                reward, value, mask, ended, game_end = step_through_ends(node_ends, parents, actions, reward, value,
-                                                                         reading)
-                new_nodes = tree.expand_and_backup(config, reward, value, logits, mask, game_end)
-                node_ends.record(np.asarray(new_nodes, dtype=np.int64), reading, ended)
-            new_t = torch.from_numpy(np.asarray(new_nodes))
-            if not on_cpu:
-                new_t = new_t.to(self.device)
-            flat_store.index_copy_(0, row_offsets + new_t, next_hidden)
-        output = tree.output(config, temperature, rng)
-        if session is not None:
-            session.remember(tree, states, config, hidden=store,
-                             node_ends=None if node_ends is None else node_ends.array)
-        return output, batch * simulations
-
-    def _read_heads(self, hidden: torch.Tensor, config: SearchConfig) -> HeadReading:
-        legal_logits, end_logits = self.network.predict_actions(hidden)
-        return read_heads(legal_logits, end_logits, config.legal_threshold, config.end_threshold,
-                          self.end_positive_weight)
-
-    def _node_ends_for(self, session: SearchSession | None, store: torch.Tensor, batch: int) -> NodeEnds:
-        """The per-node game ends of this search's trees: carried with the hidden states when
-        the session kept subtrees (`_trees_for` leaves the carried rows in ``session.carried``)."""
-        capacity = store.shape[1]
-        carried = getattr(session, "carried", None) if session is not None else None
-        if carried is None or session.node_ends is None or session.node_ends.shape[1] != capacity:
-            return NodeEnds.empty(batch, capacity, self.num_actions)
-        array = carry_hidden(torch.from_numpy(session.node_ends), carried).numpy().copy()
-        return NodeEnds(array, self.num_actions)
-
-    def _new_store(self, batch: int, capacity: int, root_hidden: torch.Tensor) -> torch.Tensor:
-        return torch.empty((batch, capacity, *root_hidden.shape[1:]), dtype=root_hidden.dtype, device=self.device)
-
-    def _trees_for(self, config, states, session, root_hidden):
-        """(tree, hidden store) for this search: carried over from the session when possible."""
-        batch, simulations = len(states), config.num_simulations
-        if session is None:
-            capacity = simulations + 1
-            return self.tree_factory(batch, self.num_actions, capacity), self._new_store(batch, capacity, root_hidden)
-        same_dtype = session.hidden is not None and session.hidden.dtype == root_hidden.dtype
-        carried = trees_for_search(session, states, config,
-                                   lambda rows, capacity: self.tree_factory(rows, self.num_actions, capacity),
-                                   reusable=same_dtype)
-        session.carried = carried if carried.kept.any() else None
-        if not carried.kept.any():
-            return carried.tree, self._new_store(batch, carried.tree.capacity, root_hidden)
-        return carried.tree, carry_hidden(session.hidden, carried)
 
 
 def _search_section(run_config: dict) -> dict:

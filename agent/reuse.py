@@ -43,7 +43,6 @@ class SearchSession:
     hidden: torch.Tensor | None = None          # learned model: [B, capacity, ...] by node id
     positions: list[dict[int, Any]] | None = None   # over the rules: each tree's node -> position
     node_ends: np.ndarray | None = None         # learned model with action heads: `agent.model_ends`
-    carried: Any = None                         # the `CarriedTrees` of the search under way, if any
     reused_trees: int = 0
     fresh_trees: int = 0
 
@@ -62,7 +61,6 @@ class SearchSession:
         self.histories = [tuple(state.history) for state in states]
         self.search_key = _search_key(config)
         self.hidden, self.positions, self.node_ends = hidden, positions, node_ends
-        self.carried = None
 
 
 @dataclass(frozen=True)

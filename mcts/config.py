@@ -43,7 +43,7 @@ class SearchConfig:
       model: what the simulations step through. "learned" (MuZero): the dynamics network g
         from hidden states. "rules": the game's own rules, with f(h(s)) of each real position
         and exact rewards at the end (AlphaZero); the trees are the same, the caller
-        (`agent.rules_search`) tracks the real positions. The trees ignore this field.
+        (`agent.search.RulesModel`) tracks the real positions. The trees ignore this field.
       solver: prove wins, losses and draws from the game ends the caller reports
         (``terminal`` of `expand_and_backup`, which only a search over the rules knows) and
         back the proofs up the tree (MCTS-Solver, Winands et al. 2008): selection always
@@ -51,7 +51,7 @@ class SearchConfig:
         move played follows the same rule. Two-player games only; off, the trees ignore
         ``terminal`` and search exactly as before.
       learned_ends: in a search over the learned model of a network with action heads
-        (`agent.networks.ActionHeads`), use them inside the tree (`agent.model_ends`): below
+        (`agent.networks.ActionHeads`), use them inside the tree (`agent.model_ends`, `agent.search.LearnedModel`): below
         the root an action whose predicted probability of being legal is below
         ``legal_threshold`` gets no prior, and a transition whose predicted probability of
         ending the game exceeds ``end_threshold`` gets the predicted result as its reward and
