@@ -17,6 +17,7 @@ from typing import NoReturn, Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "games": ("envs.cli", "list the built-in and registered games"),
     "train": ("selfplay.train_cli", "self-play training into a run folder"),
+    "experiments": ("selfplay.experiments_cli", "list the recipes `ponder train --experiment` reproduces"),
     "play": ("agent.play", "play against the agent (or any player) in the terminal"),
     "arena": ("selfplay.arena", "play a seeded match between two players"),
     "ablate": ("selfplay.ablation", "measure how much search adds on top of the network"),

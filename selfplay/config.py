@@ -1,7 +1,8 @@
 """The whole configuration of a training run: typed frozen dataclasses, presets, TOML, overrides.
 
 A run is described by one `RunConfig` made of sections (game, network, search, actor,
-replay, learner, trainer). Each game has a tuned preset (`preset(game)`); a TOML file
+replay, learner, trainer). Each game's preset is its base recipe, a TOML file of data
+(`preset(game)`, `selfplay.experiments`); a TOML file
 (`--config`) and `--set section.key=value` pairs override it, in that order, and every
 value is type-checked against the field's annotation so that a typo is one clear
 `UsageError` instead of a silently ignored knob. The resolved config is written into the
@@ -159,61 +160,14 @@ SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunConfig))
 # ----------------------------------------------------------------------------- presets
 
 def preset(game_name: str) -> RunConfig:
-    """The tuned starting config of a game (shared defaults for games without a preset)."""
-    base = RunConfig(game=GameConfig(name=game_name), network=NetworkConfig.for_game(game_name))
-    if game_name == "tictactoe":
-        return dataclasses.replace(
-            base,
-            # the agent's tiny layout widened to 64 channels: 16 channels ran fastest but its
-            # value head capped accuracy near 97-98%, 32 reached 99.9-100%, 64 reached 100%
-            # on both seeds tried within the 5 minutes (docs/results.md, "Tic-tac-toe")
-            network=dataclasses.replace(NetworkConfig.tiny(), channels=64),
-            # K = 3, not 5: cheaper learner steps, and most unrolls of these short games ran
-            # past the end anyway; more steps in 5 minutes won more accuracy than the deeper
-            # unroll gave (docs/results.md, "Tic-tac-toe")
-            loss=LossConfig(unroll_steps=3),
-            search=dataclasses.replace(SearchConfig(), num_simulations=25, dirichlet_alpha=1.0,
-                                       dirichlet_fraction=0.25, gumbel_max_actions=9),
-            actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=3,
-                              final_temperature=0.0, max_moves=9,
-                              random_opening_fraction=0.5, random_opening_moves=6),
-            replay=ReplayConfig(capacity_positions=40_000, td_steps=-1,
-                                min_positions=500, symmetries="dihedral"),
-            learner=LearnerConfig(batch_size=256, learning_rate=3e-3, final_learning_rate=3e-4,
-                                  warmup_steps=50, decay_steps=6_000, weight_decay=1e-4),
-            trainer=TrainerConfig(max_minutes=5.0, samples_per_position=5.0, ratio_slack_positions=3_000,
-                                  weight_sync_steps=20, checkpoint_minutes=1.0, eval_minutes=1.0,
-                                  eval_games=20, eval_sims=25),
-        )
-    if game_name == "connect_four":
-        return dataclasses.replace(
-            base,
-            network=NetworkConfig.for_game(game_name),
-            # the EfficientZero consistency loss (g's state after an action pulled towards h of
-            # the real next position): `c4-g` with it beat `c4-f` 0.85 at equal time, and its
-            # learned-model search scored 0.48 against alphabeta:4 where `c4-f`'s scored 0.05
-            loss=LossConfig(unroll_steps=3, consistency=True),
-            # discount 0.98 (targets and search alike) and temperature for 4 moves, not 1 and 12:
-            # `c4-f` with both beat the earlier preset at equal time 0.79 and its 2-hour
-            # agent 0.80 after 90 minutes (40 games from openings each; docs/results.md)
-            search=dataclasses.replace(SearchConfig(), num_simulations=100, dirichlet_alpha=1.0,
-                                       dirichlet_fraction=0.25, gumbel_max_actions=7, discount=0.98),
-            actor=ActorConfig(games_per_actor=128, temperature=1.0, temperature_moves=4,
-                              final_temperature=0.0, max_moves=42,
-                              random_opening_fraction=0.1, random_opening_moves=2),
-            replay=ReplayConfig(capacity_positions=200_000, td_steps=-1, discount=0.98,
-                                min_positions=5_000, symmetries="mirror"),
-            # bf16 where native: the learner was what held c4-h's run back; c4-j with it did
-            # 1.6x the steps in the same time and played level or better (docs/results.md).
-            # Tic-tac-toe's tiny network gains nothing from it (x1.02), so only here.
-            learner=LearnerConfig(batch_size=256, learning_rate=2e-3, final_learning_rate=2e-4,
-                                  warmup_steps=200, decay_steps=13_000, weight_decay=1e-4,
-                                  precision="auto"),
-            trainer=TrainerConfig(samples_per_position=6.0, ratio_slack_positions=10_000,
-                                  weight_sync_steps=50, checkpoint_minutes=5.0, eval_minutes=5.0,
-                                  eval_games=20, eval_sims=50),
-        )
-    return base
+    """The starting config of a game: its base recipe (``selfplay/recipes/<game>/base.toml``,
+    `selfplay.experiments`), or the shared defaults for a game without one (a PettingZoo env
+    plugged in as ``module:factory``)."""
+    from selfplay.experiments import BASE, has_recipe, load_experiment
+
+    if has_recipe(f"{game_name}/{BASE}"):
+        return load_experiment(f"{game_name}/{BASE}").config
+    return RunConfig(game=GameConfig(name=game_name), network=NetworkConfig.for_game(game_name))
 
 
 # ----------------------------------------------------------------------------- conversion

@@ -13,7 +13,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--game", help="game to train (see `ponder games`); optional with --resume")
+    parser.add_argument("--game", help="game to train (see `ponder games`); optional with --resume or --experiment")
+    parser.add_argument("--experiment", metavar="GAME/NAME",
+                        help="start from a recipe (see `ponder experiments`) instead of the game's base")
     parser.add_argument("--out", required=True, help="run folder (config.toml, checkpoints/, tb/, replay/)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="train this many minutes (this invocation)")
@@ -46,13 +48,26 @@ def resolve_config(args: argparse.Namespace):
         config = run_config.read_toml(config_path)
         if args.game and args.game != config.game.name:
             raise UsageError(f"--resume: {out} is a {config.game.name} run, not {args.game}")
+        if args.experiment:
+            raise UsageError("--resume continues the run's own config.toml: drop --experiment")
     else:
-        if not args.game:
-            raise UsageError("--game is required (unless --resume)")
+        experiment = None
+        if args.experiment:
+            from selfplay.experiments import load_experiment
+
+            experiment = load_experiment(args.experiment)
+            if args.game and args.game != experiment.config.game.name:
+                raise UsageError(f"--experiment {args.experiment} is a {experiment.config.game.name} recipe, "
+                                 f"not {args.game}")
+        elif not args.game:
+            raise UsageError("--game or --experiment is required (unless --resume)")
         if out.exists() and (config_path.exists() or (out / "checkpoints").exists()):
             raise UsageError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        get_game(args.game)   # UsageError for an unknown game, before any work
-        config = run_config.preset(args.game)
+        if experiment is not None:
+            config = experiment.config
+        else:
+            get_game(args.game)   # UsageError for an unknown game, before any work
+            config = run_config.preset(args.game)
     if args.config is not None:
         config = run_config.read_toml(args.config, base=config)
     config = run_config.apply_overrides(config, args.assignments)
