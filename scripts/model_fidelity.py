@@ -67,6 +67,18 @@ def fidelity_rows(table) -> list[str]:
     return lines
 
 
+def _rows(pons_set, positions: int | None, seed: int) -> np.ndarray:
+    """The rows of a Pons set measured: all, or a seeded sample of ``positions``."""
+    rows = np.arange(len(pons_set))
+    if positions is not None and positions < len(rows):
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=positions, replace=False))
+    return rows
+
+
+def _sample(pons_set, args) -> list:
+    return [pons_set.moves[row] for row in _rows(pons_set, args.positions, args.seed)]
+
+
 def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | None, seed: int) -> dict:
     """Per Pons set and root: positions, mistakes and mistakes that allow a win in one."""
     from agent.player import evaluation_search
@@ -74,9 +86,7 @@ def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | Non
 
     results: dict = {}
     for pons_set in load_pons_sets():
-        rows = np.arange(len(pons_set))
-        if positions is not None and positions < len(rows):
-            rows = np.sort(np.random.default_rng(seed).choice(rows, size=positions, replace=False))
+        rows = _rows(pons_set, positions, seed)
         states = [game.state_from_actions(pons_set.moves[row]) for row in rows]
         per_root = {}
         for root in roots:
@@ -129,7 +139,7 @@ def main() -> int:
             trajectories, first = replay_trajectories(args.replay, args.replay_games)
             sources[f"self-play replay ({len(trajectories)} games)"] = (trajectories, first)
         if args.pons:
-            openings = [moves for pons_set in load_pons_sets() for moves in pons_set.moves]
+            openings = [moves for pons_set in load_pons_sets() for moves in _sample(pons_set, args)]
             sources[f"Pons positions ({len(openings)}), continued by the policy"] = (
                 policy_continuations(agent.network, game, openings), [len(moves) for moves in openings])
     except UsageError as error:
@@ -141,8 +151,10 @@ def main() -> int:
     results: dict = {"checkpoint": str(args.checkpoint), "step": agent.checkpoint_step,
                      "action_heads": agent.network.action_heads is not None, "fidelity": {}}
     for label, (trajectories, first) in sources.items():
+        # from Pons' positions themselves, not from every later ply of the games played on from them
         table = measure_fidelity(agent.network, game, trajectories, args.depth, first_plies=first,
-                                 positive_weight=agent.end_positive_weight)
+                                 positive_weight=agent.end_positive_weight,
+                                 starts_per_trajectory=1 if label.startswith("Pons") else None)
         results["fidelity"][label] = table.as_dict()
         lines += [f"## {label}", "", *fidelity_rows(table), ""]
         print("\n".join(lines[-(len(table.depths) + 5):]), flush=True)

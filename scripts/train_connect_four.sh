@@ -12,6 +12,9 @@
 # ABLATE_ROOTS (default puct,gumbel,puct+rules) names the ablation's roots: a run trained without an
 # unroll (loss.unroll_steps=0) has no trained learned model, so give it puct+rules,gumbel+rules.
 # Re-running continues the run folder; the ablation reuses its cached games.
+# EXPERIMENT=connect_four/NAME starts from that recipe (`ponder experiments`) instead of the preset:
+#   EXPERIMENT=connect_four/c4-p scripts/train_connect_four.sh runs/c4-p 1 118   # the learned-model agent
+#   EXPERIMENT=connect_four/c4-o ABLATE_ROOTS=puct+rules,gumbel+rules scripts/train_connect_four.sh runs/c4-o 1 118
 # The shipped agent (`c4-o`: c4-m's recipe with AlphaZero's loss, no unroll of the learned model,
 # and two actors; one chunk of 118 minutes; its ablation over the rules only):
 #   ABLATE_ROOTS=puct+rules,gumbel+rules scripts/train_connect_four.sh runs/c4-o 1 118 --set search.model=rules \
@@ -66,6 +69,8 @@ shift $(( $# > 3 ? 3 : $# ))
 for chunk in $(seq 1 "$CHUNKS"); do
   if [ -f "$RUN_DIR/config.toml" ]; then
     "$PONDER" train --out "$RUN_DIR" --resume --minutes "$MINUTES" "$@"
+  elif [ -n "${EXPERIMENT:-}" ]; then
+    "$PONDER" train --experiment "$EXPERIMENT" --out "$RUN_DIR" --minutes "$MINUTES" "$@"
   else
     "$PONDER" train --game connect_four --out "$RUN_DIR" --minutes "$MINUTES" --seed 0 \
       --set trainer.keep_checkpoints=1000 "$@"

@@ -128,31 +128,36 @@ def policy_continuations(network, game: Game, openings: Sequence[Sequence[int]])
 
 def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]], max_depth: int = 10,
                      ends: bool = True, first_plies: Sequence[int] | None = None,
-                     positive_weight: float = 1.0) -> FidelityByDepth:
+                     positive_weight: float = 1.0, starts_per_trajectory: int | None = None) -> FidelityByDepth:
     """Compare imagined and real network outputs at depths 0..max_depth along ``trajectories``;
     with ``ends``, also legality and game ends against the rules (`selfplay.end_fidelity`).
     ``first_plies[i]``: unroll only from ply ``first_plies[i]`` of trajectory i on (the plies
-    before it are an opening that is not measured); all plies by default. ``positive_weight``:
+    before it are an opening that is not measured); all plies by default.
+    ``starts_per_trajectory``: unroll from at most that many plies of each trajectory (its
+    first ones): one per trajectory measures the positions themselves (Pons' sets) and not
+    the games played on from them. ``positive_weight``:
     the end loss's weight of game-ending examples (`Agent.end_positive_weight`), undone when
     the heads are read, as the search does."""
     import torch
 
     from selfplay.end_fidelity import EndCounts, count_ends
 
-    starts: list[tuple[int, int]] = []  # (trajectory, ply) of every non-terminal real position
+    starts: list[tuple[int, int]] = []  # (trajectory, ply) of every non-terminal real position measured
+    unrolled: list[int] = []            # the indices into starts that g is unrolled from
     planes, masks, labels = [], [], []
     for index, actions in enumerate(trajectories):
         state = game.initial_state()
         first = 0 if first_plies is None else int(first_plies[index])
+        last = len(actions) if starts_per_trajectory is None else first + starts_per_trajectory
         for ply, action in enumerate(actions):
-            if ply < first:
-                state = state.play(int(action))
-                continue
-            starts.append((index, ply))
-            planes.append(state.planes())
-            masks.append(state.legal_mask())
-            if ends:
-                labels.append(state.action_ends())
+            if ply >= first:
+                if ply < last:
+                    unrolled.append(len(starts))
+                starts.append((index, ply))
+                planes.append(state.planes())
+                masks.append(state.legal_mask())
+                if ends:
+                    labels.append(state.action_ends())
             state = state.play(int(action))
     lengths = [len(actions) for actions in trajectories]
     masks_array = np.stack(masks) if masks else np.zeros((0, game.num_actions), dtype=bool)
@@ -160,18 +165,19 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
     columns = {key: [] for key in ("kl", "value", "illegal")}
     rows = []
     end_rows: list[dict] = []
+    alive = np.asarray(unrolled, dtype=np.int64)
     with torch.no_grad():
         hidden, real_logits, real_value = network.initial(torch.from_numpy(np.stack(planes)))
+        hidden = hidden[torch.from_numpy(alive)]
         if labels_array is not None:
-            end_rows.append(count_ends(network, hidden, masks_array, labels_array,
+            end_rows.append(count_ends(network, hidden, masks_array[alive], labels_array[alive],
                                        positive_weight=positive_weight).as_dict())
         real_log_prior = torch.log_softmax(real_logits.double(), dim=1)
         real_prior = real_log_prior.exp().numpy()
         real_log_prior = real_log_prior.numpy()
         real_value = real_value.double().numpy()
-        rows.append((np.zeros(len(starts)), np.zeros(len(starts)), (real_prior * ~masks_array).sum(axis=1)))
+        rows.append((np.zeros(alive.size), np.zeros(alive.size), (real_prior[alive] * ~masks_array[alive]).sum(axis=1)))
         # Position i's imagined chain: after k steps it stands for real position i + k.
-        alive = np.arange(len(starts))
         for depth in range(1, max_depth + 1):
             trajectory = np.array([starts[i][0] for i in alive], dtype=np.int64)
             ply = np.array([starts[i][1] for i in alive], dtype=np.int64)

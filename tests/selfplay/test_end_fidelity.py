@@ -85,3 +85,11 @@ def test_the_diagnostic_script_reports_by_depth_and_refuses_bad_input(tmp_path):
                 [str(tmp_path / "missing.pt")]):
         refused = _script(*bad)
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_one_start_per_trajectory_unrolls_from_the_positions_themselves():
+    games = _random_games(5, seed=2)
+    table = measure_fidelity(RulesNetwork("ends"), GAME, games, max_depth=3, first_plies=[2] * 5,
+                             starts_per_trajectory=1)
+    assert table.pairs[0] == 5 and table.pairs[1] == sum(len(game) > 3 for game in games)
+    assert all(entry["legal_accuracy"] in (None, 1.0) for entry in table.ends)
