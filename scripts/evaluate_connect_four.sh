@@ -9,7 +9,9 @@
 #   - the learned model's fidelity by unroll depth along the run's self-play games and from the
 #     Pons positions (legal moves, wins and game ends against the rules; scripts/model_fidelity.py).
 # Usage: scripts/evaluate_connect_four.sh CHECKPOINT [OUT_DIR] [RUN_DIR]
-# ROOT (default puct) is the agent's root; STEPS (default "arena fidelity") picks what runs.
+# ROOT (default puct) is the agent's root; STEPS (default "arena fidelity") picks what runs;
+# POSITIONS samples that many positions per Pons set (default: all); SEEDS (default "0 1") the
+# arena's seeds (seed 0 plays 40 games, seed 1 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PONDER=${PONDER:-.venv/bin/ponder}
@@ -25,8 +27,8 @@ for step in ${STEPS:-arena fidelity}; do
     arena)
       for opponent in alphabeta:4 rollout-mcts:1000 "agent:$REFERENCE:200:puct+rules"; do
         name=$(echo "$opponent" | tr ':/+' '___')
-        for seeded in "0 40" "1 100"; do
-          set -- $seeded
+        for seed in ${SEEDS:-0 1}; do
+          set -- "$seed" "$([ "$seed" = 0 ] && echo 40 || echo 100)"
           file="$OUT/arena_${name}_seed$1.json"
           [ -s "$file" ] || "$PONDER" arena --game connect_four --a "agent:$CHECKPOINT:200:$ROOT" --b "$opponent" \
             --games "$2" --seed "$1" --json > "$file"
@@ -37,8 +39,10 @@ for step in ${STEPS:-arena fidelity}; do
     fidelity)
       replay=()
       [ -n "$RUN_DIR" ] && replay=(--replay "$RUN_DIR")
+      positions=()
+      [ -n "${POSITIONS:-}" ] && positions=(--positions "$POSITIONS")
       "$PYTHON" scripts/model_fidelity.py "$CHECKPOINT" --games 40 "${replay[@]}" --pons --pons-sims 200 \
-        --root "$ROOT" --json "$OUT/fidelity.json" --markdown "$OUT/fidelity.md"
+        --root "$ROOT" "${positions[@]}" --json "$OUT/fidelity.json" --markdown "$OUT/fidelity.md"
       ;;
     *) echo "unknown step $step (arena, fidelity)" >&2; exit 2 ;;
   esac
