@@ -29,6 +29,7 @@ from agent.networks import MuZeroNetwork
 from agent.reuse import SearchSession
 from agent.search import as_numpy, run_search
 from mcts import BatchedTree, SearchConfig
+from mcts.inputs import masked_softmax
 from mcts.config import MODELS
 
 TreeFactory = Callable[[int, int, int], Any]   # (batch_size, num_actions, capacity) -> tree
@@ -62,15 +63,6 @@ class ActResult:
     network_evals: int
     seconds: float
     proven: np.ndarray | None = None
-
-
-def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
-    """float32 ``[B, A]`` softmax of ``logits`` over the legal actions, 0 elsewhere."""
-    masked = np.where(legal, logits.astype(np.float64), -np.inf)
-    shifted = np.exp(masked - masked.max(axis=1, keepdims=True))
-    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 
 
 class Agent:
