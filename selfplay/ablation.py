@@ -431,7 +431,7 @@ def _accuracy_row(job: dict, agent, game) -> dict:
 
     row = {"key": job["key"], "checkpoint": job["label"], "root": job["root"], "sims": job["sims"]}
     if game.name == "tictactoe":
-        table = _tictactoe_table()
+        table = accuracy.tictactoe_perfect_table()
         row["optimal_rate"] = accuracy.optimal_move_rate(table, choose)
         row["positions"] = len(table.states)
     else:
@@ -439,17 +439,6 @@ def _accuracy_row(job: dict, agent, game) -> dict:
                                                   seed=job["seed"]).as_dict()
                        for pons_set in accuracy.load_pons_sets()]
     return row
-
-
-_TABLE: list = []
-
-
-def _tictactoe_table():
-    if not _TABLE:
-        from selfplay.accuracy import tictactoe_perfect_table
-
-        _TABLE.append(tictactoe_perfect_table())
-    return _TABLE[0]
 
 
 # --- running -----------------------------------------------------------------------------------------
@@ -679,7 +668,7 @@ def _accuracy_results(plan: AblationPlan, rows: list[dict], positions: int | Non
     for row in rows:
         row.pop("key", None)
     if plan.game_name == "tictactoe":
-        table = _tictactoe_table()
+        table = accuracy.tictactoe_perfect_table()
         random_rate = float(sum(table.optimal[i].sum() / table.states[i].legal_mask().sum()
                                 for i in range(len(table.states))) / len(table.states))
         return {"kind": "tictactoe", "positions": len(table.states), "rows": rows,

@@ -18,6 +18,7 @@ the labels too, as the baselines every agent figure is read against.
 """
 from __future__ import annotations
 
+import functools
 import importlib.resources
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -222,10 +223,16 @@ class PerfectPlayTable:
 def tictactoe_perfect_table(game: Game | None = None) -> PerfectPlayTable:
     """Every reachable non-terminal tic-tac-toe position with its optimal moves, from the envs solver.
 
-    ``game`` is optional and only checked (it must be tic-tac-toe).
+    ``game`` is optional and only checked (it must be tic-tac-toe). Built once per process
+    (the solver walks all 4,520 positions) and shared by every caller.
     """
     if game is not None and game.name != "tictactoe":
         raise ValueError(f"the perfect-play table exists for tictactoe only, not {game.name}")
+    return _tictactoe_table()
+
+
+@functools.lru_cache(maxsize=1)
+def _tictactoe_table() -> PerfectPlayTable:
     from envs.tictactoe_solver import game_value, optimal_actions, reachable_positions
 
     states = reachable_positions()

@@ -90,12 +90,11 @@ def evaluate(game, network, agent, search, games: int, seed: int, device: torch.
             opponent = parse_player(opponent_spec, game, seed=seed)
             results[f"{score_tag(opponent_spec)}/{mode}"] = play_matches(game, choose, opponent, games)
     if game.name == "tictactoe":
-        table = _tictactoe_table(game)
-        if table is not None:
-            from selfplay.accuracy import optimal_move_rate
+        from selfplay.accuracy import optimal_move_rate, tictactoe_perfect_table
 
-            for mode, choose in choosers.items():
-                results[f"optimal_moves/{mode}"] = optimal_move_rate(table, choose)
+        table = tictactoe_perfect_table(game)
+        for mode, choose in choosers.items():
+            results[f"optimal_moves/{mode}"] = optimal_move_rate(table, choose)
     return results
 
 
@@ -115,17 +114,3 @@ def evaluate_run(game, network, agent, config, step: int, device: torch.device) 
     return evaluate(game, network, agent, search, trainer.eval_games, seed=trainer.seed + step,
                     device=device, opponents=trainer.eval_opponents)
 
-
-_TABLE_CACHE: dict[str, object] = {}
-
-
-def _tictactoe_table(game):
-    """The perfect-play table (cached); None if the solver is not available in this checkout."""
-    if "table" not in _TABLE_CACHE:
-        try:
-            from selfplay.accuracy import tictactoe_perfect_table
-
-            _TABLE_CACHE["table"] = tictactoe_perfect_table(game)
-        except ImportError:
-            _TABLE_CACHE["table"] = None
-    return _TABLE_CACHE["table"]
