@@ -26,14 +26,12 @@ routes ``initial``/``recurrent`` here in eval mode with gradients off.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-if TYPE_CHECKING:
-    from agent.networks import MuZeroNetwork
+from agent.hidden import scale_hidden
 
 INFERENCE_MODES = ("auto", "eager", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -71,10 +69,8 @@ def _fold(parent: nn.Module, conv_name: str, norm_name: str) -> None:
 def build_inference_copy(network: "MuZeroNetwork", mode: str) -> "MuZeroNetwork":
     """A new eval-mode `MuZeroNetwork` with the weights of ``network``, BatchNorms folded, in
     the dtype of ``mode`` (fp32 or bf16); its own inference mode is eager."""
-    from agent.networks import MuZeroNetwork
-
     device = next(network.parameters()).device
-    copy = MuZeroNetwork(network.spec, network.config)
+    copy = type(network)(network.spec, network.config)   # the network's own class: no import back
     copy.load_state_dict(network.state_dict())
     copy = copy.to(device).eval()
     copy.projection, copy.projection_predictor = None, None   # consistency loss only
@@ -117,8 +113,6 @@ def _split_dynamics_conv(copy: "MuZeroNetwork") -> None:
 
 def inference_dynamics(copy: "MuZeroNetwork", hidden: torch.Tensor, actions: torch.Tensor):
     """`MuZeroNetwork.dynamics` of a copy made by `build_inference_copy` (folded, split conv)."""
-    from agent.networks import scale_hidden
-
     out = copy.dynamics_conv(hidden).add_(copy.action_conv_table.index_select(0, actions.long()))
     out = inference_blocks(copy.dynamics_blocks, torch.relu_(out.add_(hidden)))
     return scale_hidden(out), copy.reward_head(out)
@@ -134,8 +128,6 @@ def inference_blocks(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 def inference_represent(copy: "MuZeroNetwork", planes: torch.Tensor) -> torch.Tensor:
     """`MuZeroNetwork.represent` of a folded copy."""
-    from agent.networks import scale_hidden
-
     return scale_hidden(inference_blocks(copy.represent_blocks, torch.relu_(copy.represent_conv(planes))))
 
 
@@ -153,7 +145,7 @@ class InferenceCache:
             raise ValueError(f"an inference copy is fp32 or bf16, got {mode!r}")
         self.mode = mode
         self.dtype = DTYPES[mode]
-        self.copy: MuZeroNetwork | None = None
+        self.copy: "MuZeroNetwork | None" = None
         self.builds = 0
         self._fingerprint: tuple | None = None
         self._tensors: list[torch.Tensor] = []

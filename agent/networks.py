@@ -24,11 +24,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from agent.config import NetworkConfig
+from agent.hidden import scale_hidden
+from agent.inference import InferenceCache, resolve_mode
 from agent.support import logits_to_scalar
 from envs.game import END_CLASSES
-
-HIDDEN_SCALE_EPSILON = 1e-5
-
 
 @dataclass(frozen=True)
 class GameSpec:
@@ -46,14 +45,6 @@ class GameSpec:
         if len(shape) != 3:
             raise ValueError(f"observation_shape must be (C, H, W), got {shape}")
         return cls(observation_shape=shape, num_actions=int(game.num_actions))
-
-
-def scale_hidden(hidden: torch.Tensor) -> torch.Tensor:
-    """Min-max scale each sample of ``hidden [N, ...]`` to [0, 1] (MuZero appendix G)."""
-    flat = hidden.flatten(1)
-    low = flat.min(dim=1, keepdim=True).values
-    high = flat.max(dim=1, keepdim=True).values
-    return ((flat - low) / (high - low + HIDDEN_SCALE_EPSILON)).view_as(hidden)
 
 
 class ResidualBlock(nn.Module):
@@ -214,8 +205,6 @@ class MuZeroNetwork(nn.Module):
         bfloat16 weights and hidden states) or ``auto`` (bf16 on a CPU with native bf16,
         fp32 elsewhere). Returns the concrete mode. Training is unaffected.
         """
-        from agent.inference import InferenceCache, resolve_mode
-
         device = next(self.parameters()).device
         mode = resolve_mode(mode, device)
         if mode != self.inference:

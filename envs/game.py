@@ -209,19 +209,10 @@ class Game(ABC):
             state = state.play(action)
         return state
 
-    def __reduce__(self):
-        # Pickle as (name, options): another process rebuilds it from the registry.
-        return (_rebuild_game, (self.name, dict(self.options)))
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"Game({self.name}{', ' + opts if opts else ''})"
-
-
-def _rebuild_game(name: str, options: dict) -> Game:
-    from envs.registry import get_game
-
-    return get_game(name, **options)
 
 
 def parse_grid_coordinate(text: str, size: int, columns: str) -> tuple[int, int]:

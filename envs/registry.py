@@ -15,6 +15,7 @@ import inspect
 from typing import Callable
 
 from envs.errors import UsageError
+from envs.game import Game
 
 # name -> "module:class" of a native Game (constructed with the options as keywords)
 _NATIVE_GAMES: dict[str, str] = {
@@ -147,3 +148,18 @@ def get_game(name: str, **options):
     factory = env_factory(name)
     _check_options(factory, name, options)
     return GenericGame(name, factory, options)
+
+
+def rebuild_game(name: str, options: dict) -> Game:
+    """The game of that name and options (what an unpickled `Game` becomes)."""
+    return get_game(name, **options)
+
+
+def _pickle_by_name(game: Game):
+    return (rebuild_game, (game.name, dict(game.options)))
+
+
+# Games pickle as (name, options), so passing one to another process costs nothing, and the
+# other process rebuilds it here, where names resolve. Set by the registry rather than in
+# envs.game, so that the base class does not import the registry that imports its subclasses.
+Game.__reduce__ = _pickle_by_name
