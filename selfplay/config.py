@@ -159,14 +159,80 @@ SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 # ----------------------------------------------------------------------------- presets
 
-def preset(game_name: str) -> RunConfig:
-    """The starting config of a game: its base recipe (``selfplay/recipes/<game>/base.toml``,
-    `selfplay.experiments`), or the shared defaults for a game without one (a PettingZoo env
-    plugged in as ``module:factory``)."""
-    from selfplay.experiments import BASE, has_recipe, load_experiment
+RECIPE_TABLES = ("experiment", "benchmark")   # a recipe's tables that are not run-config sections
+BASE_RECIPE = "base"
 
-    if has_recipe(f"{game_name}/{BASE}"):
-        return load_experiment(f"{game_name}/{BASE}").config
+
+def recipes_folder():
+    """``selfplay/recipes``: one folder per game, one TOML recipe per experiment (`selfplay.experiments`)."""
+    import importlib.resources
+
+    return importlib.resources.files("selfplay").joinpath("recipes")
+
+
+def recipe_names() -> list[str]:
+    """Every recipe as ``<game>/<name>``, bases first, in name order."""
+    names = []
+    for game in sorted(recipes_folder().iterdir(), key=lambda entry: entry.name):
+        if not game.is_dir() or game.name.startswith(("_", ".")):
+            continue
+        stems = [entry.name[:-5] for entry in game.iterdir() if entry.name.endswith(".toml")]
+        names += [f"{game.name}/{stem}" for stem in sorted(stems, key=lambda stem: (stem != BASE_RECIPE, stem))]
+    return names
+
+
+def has_recipe(name: str) -> bool:
+    """Whether ``<game>/<name>`` names a recipe file."""
+    game, _, stem = name.partition("/")
+    return bool(game and stem) and "/" not in stem and recipes_folder().joinpath(game, f"{stem}.toml").is_file()
+
+
+def read_recipe(name: str) -> dict:
+    """The parsed TOML of recipe ``<game>/<name>``; UsageError if unknown or not TOML."""
+    if not has_recipe(name):
+        raise UsageError(f"unknown experiment {name!r} (known: {', '.join(recipe_names())})")
+    game, _, stem = name.partition("/")
+    try:
+        return tomllib.loads(recipes_folder().joinpath(game, f"{stem}.toml").read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"experiment {name}: not valid TOML: {error}") from None
+
+
+def recipe_parent(name: str, data: dict) -> str | None:
+    """The recipe that ``name`` inherits from: ``[experiment] inherits`` (``base`` when absent),
+    None for a base, which starts from the shared defaults and the game's network preset."""
+    meta = data.get("experiment", {})
+    if not isinstance(meta, dict):
+        raise UsageError(f"experiment {name}: [experiment] must be a table")
+    game, _, stem = name.partition("/")
+    parent = meta.get("inherits", None if stem == BASE_RECIPE else BASE_RECIPE)
+    return None if parent is None else f"{game}/{parent}"
+
+
+def recipe_config(name: str, _seen: tuple[str, ...] = ()) -> RunConfig:
+    """The run config of recipe ``<game>/<name>``: its parent's, with its own sections on top."""
+    if name in _seen:
+        raise UsageError(f"experiment {name}: inheritance loops through {' -> '.join(_seen + (name,))}")
+    data = read_recipe(name)
+    game = name.partition("/")[0]
+    parent = recipe_parent(name, data)
+    if parent is None:
+        base = RunConfig(game=GameConfig(name=game), network=NetworkConfig.for_game(game))
+    else:
+        base = recipe_config(parent, _seen + (name,))
+    sections = {key: value for key, value in data.items() if key not in RECIPE_TABLES}
+    config = from_dict(sections, base, source=f"experiment {name}")
+    if config.game.name != game:
+        raise UsageError(f"experiment {name}: its [game] is {config.game.name!r}, not {game!r}")
+    return config
+
+
+def preset(game_name: str) -> RunConfig:
+    """The starting config of a game: its base recipe (``selfplay/recipes/<game>/base.toml``),
+    or the shared defaults for a game without one (a PettingZoo env plugged in as
+    ``module:factory``)."""
+    if has_recipe(f"{game_name}/{BASE_RECIPE}"):
+        return recipe_config(f"{game_name}/{BASE_RECIPE}")
     return RunConfig(game=GameConfig(name=game_name), network=NetworkConfig.for_game(game_name))
 
 

@@ -16,19 +16,19 @@ Every game of `ponder games` has a ``base.toml``: it *is* the game's preset
 ``max_minutes`` and ``seed``; ``ponder train --experiment connect_four/c4-o --out DIR``
 trains exactly it (flags and ``--set`` still apply on top) and ``ponder experiments`` lists
 the recipes.
+
+Reading a recipe and resolving its inheritance into a run config is `selfplay.config`'s job
+(`recipe_config`: the presets need it, and config sits below this module); this module
+adds what an experiment is besides its config: its description, parent and benchmark.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
 from envs.errors import UsageError
 
-BASE = "base"
-RECIPE_TABLES = ("experiment", "benchmark")
 
 
 @dataclass(frozen=True)
@@ -53,36 +53,11 @@ class Experiment:
     inherits: str | None
 
 
-def _recipes():
-    return importlib.resources.files("selfplay").joinpath("recipes")
-
-
 def experiment_names() -> list[str]:
     """Every recipe as ``<game>/<name>``, bases first, in name order."""
-    names = []
-    for game in sorted(_recipes().iterdir(), key=lambda entry: entry.name):
-        if not game.is_dir() or game.name.startswith(("_", ".")):
-            continue
-        stems = sorted(entry.name[:-5] for entry in game.iterdir() if entry.name.endswith(".toml"))
-        names += [f"{game.name}/{stem}" for stem in sorted(stems, key=lambda stem: (stem != BASE, stem))]
-    return names
+    from selfplay.config import recipe_names
 
-
-def has_recipe(name: str) -> bool:
-    game, _, stem = name.partition("/")
-    return bool(game and stem) and _recipes().joinpath(game, f"{stem}.toml").is_file()
-
-
-def _read(name: str) -> dict:
-    game, _, stem = name.partition("/")
-    if not game or not stem or "/" in stem or not has_recipe(name):
-        known = ", ".join(experiment_names())
-        raise UsageError(f"unknown experiment {name!r} (known: {known})")
-    text = _recipes().joinpath(game, f"{stem}.toml").read_text()
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"experiment {name}: not valid TOML: {error}") from None
+    return recipe_names()
 
 
 def _benchmark(name: str, table: Any) -> Benchmark:
@@ -96,30 +71,16 @@ def _benchmark(name: str, table: Any) -> Benchmark:
     return Benchmark(**values)
 
 
-def load_experiment(name: str, _seen: tuple[str, ...] = ()) -> Experiment:
+def load_experiment(name: str) -> Experiment:
     """The resolved recipe ``<game>/<name>``; UsageError (one line) if unknown or malformed."""
-    from agent.config import NetworkConfig
-    from selfplay.config import GameConfig, RunConfig, from_dict
+    from selfplay.config import read_recipe, recipe_config, recipe_parent
 
-    if name in _seen:
-        raise UsageError(f"experiment {name}: inheritance loops through {' -> '.join(_seen + (name,))}")
-    data = _read(name)
-    game, _, stem = name.partition("/")
+    data = read_recipe(name)
     meta = data.get("experiment", {})
-    if not isinstance(meta, dict):
-        raise UsageError(f"experiment {name}: [experiment] must be a table")
+    parent = recipe_parent(name, data)
     unknown = sorted(set(meta) - {"description", "inherits"})
     if unknown:
         raise UsageError(f"experiment {name}: unknown [experiment] key {unknown[0]!r} (known: description, inherits)")
-    parent = meta.get("inherits", None if stem == BASE else BASE)
-    if parent is None:
-        base = RunConfig(game=GameConfig(name=game), network=NetworkConfig.for_game(game))
-    else:
-        base = load_experiment(f"{game}/{parent}", _seen + (name,)).config
-    sections = {key: value for key, value in data.items() if key not in RECIPE_TABLES}
-    config = from_dict(sections, base, source=f"experiment {name}")
-    if config.game.name != game:
-        raise UsageError(f"experiment {name}: its [game] is {config.game.name!r}, not {game!r}")
     benchmark = _benchmark(name, data["benchmark"]) if "benchmark" in data else None
-    return Experiment(name=name, description=str(meta.get("description", "")), config=config,
-                      benchmark=benchmark, inherits=None if parent is None else f"{game}/{parent}")
+    return Experiment(name=name, description=str(meta.get("description", "")), config=recipe_config(name),
+                      benchmark=benchmark, inherits=parent)

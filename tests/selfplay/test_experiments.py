@@ -9,7 +9,7 @@ import pytest
 
 from envs.errors import UsageError
 from envs.registry import game_names
-from selfplay import experiments
+from selfplay import config as run_config
 from selfplay.config import apply_overrides, preset, to_dict
 from selfplay.experiments import experiment_names, load_experiment
 
@@ -68,7 +68,7 @@ def _recipes(tmp_path, files):
     ({"tictactoe/base": "[game]\nname = 'connect_four'\n"}, "tictactoe/base", "not 'tictactoe'"),
 ])
 def test_a_bad_recipe_is_one_line(tmp_path, monkeypatch, files, name, message):
-    monkeypatch.setattr(experiments, "_recipes", _recipes(tmp_path, files))
+    monkeypatch.setattr(run_config, "recipes_folder", _recipes(tmp_path, files))
     with pytest.raises(UsageError, match=message) as error:
         load_experiment(name)
     assert "\n" not in str(error.value)
