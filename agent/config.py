@@ -73,7 +73,7 @@ class NetworkConfig:
         """Connect Four: 64 channels; 4 residual blocks in h, 1 in g, 1 in f.
 
         At equal training wall-clock on 2 CPU cores it played level with the earlier 6-2-1
-        tower (docs/results.md) while taking half the time per learner step and two thirds
+        tower (docs/notebook.md) while taking half the time per learner step and two thirds
         per search evaluation, so the same 2 hours buy twice the steps and faster play.
         """
         return cls(channels=64, representation_blocks=4, dynamics_blocks=1, prediction_blocks=1,
@@ -127,7 +127,7 @@ class LossConfig:
     end_weight: float = 1.0               # action heads: how each legal action ends the game
     # weight of an action that ends the game (a win, draw or loss) against one that does not,
     # in the end head's loss: in self-play a move that ends the game is about one legal action
-    # in 200, so unweighted the head learns "goes on" and misses wins (docs/results.md)
+    # in 200, so unweighted the head learns "goes on" and misses wins (docs/notebook.md)
     end_positive_weight: float = 1.0
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@
 #   connect_four: the score with search against alphabeta:4 (20 games per evaluation).
 # Usage: scripts/curves.sh GAME [OUT_DIR] [MINUTES] [SEED] [-- TRAIN ARGS...]
 #   TRAIN ARGS go to every run's `ponder train`, e.g. `-- --set search.model=rules` for the
-#   Connect Four curves of docs/results.md (self-play over the real rules, as the shipped agent).
+#   Connect Four curves of docs/notebook.md (self-play over the real rules, as the shipped agent).
 # Re-running skips the runs whose folders exist, so an interrupted sweep continues.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Connect Four agent evaluation of docs/results.md (issues 8, 23 and 30), for one checkpoint:
+# The Connect Four agent evaluation of docs/notebook.md (issues 8, 23 and 30), for one checkpoint:
 #   - 140 games (40 with seed 0, 100 with seed 1) from random openings at 200 simulations against
 #     alphabeta:4, rollout-mcts:1000 and the reference agent that searches the real rules
 #     (c4-o, agent/pretrained/connect_four_rules.pt, also at 200 simulations);

@@ -2,7 +2,7 @@
 
 `ponder play --game G` without `--checkpoint` plays `agent/pretrained/G.pt`; this writes that
 file from a run folder or checkpoint (a few MB instead of the training checkpoint's weights +
-Adam state). It keeps the run's config and step, so `docs/results.md` can say where it came
+Adam state). It keeps the run's config and step, so `docs/notebook.md` can say where it came
 from, and its bookkeeping (games, `elapsed_seconds`, which `scripts/checkpoint_curve.py`
 plots against), so exported checkpoints still make a training-time curve.
 

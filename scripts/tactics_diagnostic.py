@@ -1,7 +1,7 @@
 """Does a Connect Four agent take a win in one, and block the opponent's? (Pons' positions)
 
 The 2-hour agent errs on Pons' End-Easy set about twice as often as the one-ply win/block
-rule (docs/results.md). A search over the true rules finds a win in one from the game's
+rule (docs/notebook.md). A search over the true rules finds a win in one from the game's
 terminal state; a search over the learned model only finds it if the reward head flags the
 winning move. Two kinds of positions:
 

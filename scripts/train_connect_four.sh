@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Connect Four from scratch, the procedure of docs/results.md (which says how much of it the
+# Connect Four from scratch, the procedure of docs/notebook.md (which says how much of it the
 # measured run got): the preset for 115 minutes of training (one chunk by default; more
 # chunks resume the same run folder, e.g. `RUN 4 29`), keeping every 5-minute checkpoint, then
 #   - the ablation report (policy-only, shallow and deep search; Elo; Pons accuracy), with
@@ -27,7 +27,7 @@
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
 #     --set actor.random_opening_fraction=0.15 --set actor.random_opening_moves=4
 # c4-m with c4-k's openings (`c4-n`: 0.97 vs alphabeta:4 and 0.95 vs rollout-mcts:1000, but
-# Beginning-Hard 13.9% and 0.26 against c4-m; docs/results.md):
+# Beginning-Hard 13.9% and 0.26 against c4-m; docs/notebook.md):
 #   scripts/train_connect_four.sh runs/c4-n 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
 #     --set actor.random_opening_fraction=0.25 --set actor.random_opening_moves=6
@@ -35,7 +35,7 @@
 # position; one chunk of 118 minutes):
 #   scripts/train_connect_four.sh runs/c4-j 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000
-# The broader-openings run (`c4-k`: 0.95 vs alphabeta:4 but 0.34 against c4-j; docs/results.md):
+# The broader-openings run (`c4-k`: 0.95 vs alphabeta:4 but 0.34 against c4-j; docs/notebook.md):
 #   scripts/train_connect_four.sh runs/c4-k 1 118 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 \
 #     --set actor.random_opening_fraction=0.25 --set actor.random_opening_moves=6
@@ -52,7 +52,7 @@
 #     --set trainer.checkpoint_minutes=0.9 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
 #     --set actor.random_opening_fraction=0.15 --set actor.random_opening_moves=4
-# The first GPU run of docs/results.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
+# The first GPU run of docs/notebook.md (one H100, 16 cores; the curve every 1.4-minute checkpoint;
 # the last settings give back the preset it ran with, before discount 0.98 and consistency):
 #   CURVE_EVERY_MINUTES=1 scripts/train_connect_four.sh runs/c4-gpu 1 8.6 --device cuda --actors 14 \
 #     --set trainer.checkpoint_minutes=1.4 --set learner.decay_steps=20000 \

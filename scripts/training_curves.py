@@ -3,7 +3,7 @@
 Reads `DIR/tb` of each run (label=DIR, or DIR alone), plots the chosen scalar (by default the
 periodic evaluation's optimal-move share with search) against minutes since the run's first
 logged point, and writes a markdown table of the value at each evaluation and the first time
-each ``--threshold`` was reached. Used for the training curves of docs/results.md.
+each ``--threshold`` was reached. Used for the training curves of docs/notebook.md.
 
     python scripts/training_curves.py "puct, 8 sims=runs/a" "gumbel, 8 sims=runs/b" \\
         --tag eval/optimal_moves/search --threshold 0.99 --out curves.png --markdown curves.md

@@ -16,7 +16,7 @@ from selfplay.experiments import experiment_names, load_experiment
 REPO = Path(__file__).resolve().parents[2]
 BUILT_IN = ("tictactoe", "connect_four", "gomoku", "othello", "go")
 
-# the c4-o command of docs/results.md, flag by flag
+# the c4-o command of docs/notebook.md, flag by flag
 C4O_FLAGS = ["search.model=rules", "learner.precision=bf16", "trainer.samples_per_position=8",
              "learner.decay_steps=24000", "replay.root_value_weight=0.5", "actor.random_opening_fraction=0.15",
              "actor.random_opening_moves=4", "loss.unroll_steps=0", "loss.consistency=false", "actor.num_actors=2",
