@@ -129,6 +129,10 @@ class LossConfig:
     # in the end head's loss: in self-play a move that ends the game is about one legal action
     # in 200, so unweighted the head learns "goes on" and misses wins (docs/notebook.md)
     end_positive_weight: float = 1.0
+    # the first branch_steps unroll steps also step aside once: g with the recorded other move
+    # of that position, the action heads trained on the rules' labels of where it leads
+    # (positions a search expands and self-play never reaches); 0 turns it off
+    branch_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.unroll_steps < 0:
@@ -137,6 +141,8 @@ class LossConfig:
             raise ValueError(f"unroll_fraction must be in (0, 1], got {self.unroll_fraction}")
         if self.legal_weight < 0 or self.end_weight < 0:
             raise ValueError("legal_weight and end_weight must be >= 0")
+        if isinstance(self.branch_steps, bool) or self.branch_steps < 0:
+            raise ValueError(f"branch_steps must be an int >= 0, got {self.branch_steps!r}")
         if not self.end_positive_weight > 0:
             raise ValueError(f"end_positive_weight must be > 0, got {self.end_positive_weight}")
         if not 0.0 <= self.hidden_gradient_scale <= 1.0:

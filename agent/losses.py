@@ -47,6 +47,9 @@ class UnrollBatch:
       step k, -1 where there is no label (an illegal action).
     - ``action_masks`` float ``[N, K+1]`` or None: 1 where step k is a stored, non-terminal
       position whose labels were recorded; the action heads' losses count only there.
+    - ``branch_actions`` int64 ``[N, K+1]``, ``branch_legal`` float and ``branch_ends`` int64
+      ``[N, K+1, A]``, ``branch_masks`` float ``[N, K+1]`` or None: a recorded other move at
+      step k and the labels of the position it leads to (`LossConfig.branch_steps`).
     """
 
     observations: torch.Tensor
@@ -61,6 +64,10 @@ class UnrollBatch:
     target_legal: torch.Tensor | None = None
     target_ends: torch.Tensor | None = None
     action_masks: torch.Tensor | None = None
+    branch_actions: torch.Tensor | None = None
+    branch_legal: torch.Tensor | None = None
+    branch_ends: torch.Tensor | None = None
+    branch_masks: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -108,17 +115,19 @@ def _consistency_loss(network: MuZeroNetwork, predicted_hidden: torch.Tensor,
 
 
 def _action_losses(network: MuZeroNetwork, hidden: torch.Tensor, batch: UnrollBatch, step: int,
-                   rows: int, positive_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+                   rows: int, positive_weight: float = 1.0, branch: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample (legality, game end) losses ``[rows]`` of the action heads at unroll ``step``:
     binary cross-entropy of every action's legality, and cross-entropy of the end class
     averaged over the actions that carry a label (the legal ones), an action that ends the
     game counting ``positive_weight`` times. Zero where the step has no labels
-    (``action_masks``)."""
+    (``action_masks``). With ``branch`` the labels are those of the branch position."""
     legal_logits, end_logits = network.action_heads(hidden)
-    mask = batch.action_masks[:rows, step].to(legal_logits.dtype)
-    legal_target = batch.target_legal[:rows, step].to(legal_logits.dtype)
+    masks, targets, codes = ((batch.branch_masks, batch.branch_legal, batch.branch_ends) if branch
+                             else (batch.action_masks, batch.target_legal, batch.target_ends))
+    mask = masks[:rows, step].to(legal_logits.dtype)
+    legal_target = targets[:rows, step].to(legal_logits.dtype)
     legal = F.binary_cross_entropy_with_logits(legal_logits, legal_target, reduction="none").mean(dim=-1)
-    codes = batch.target_ends[:rows, step]
+    codes = codes[:rows, step]
     labelled = (codes >= 0).to(end_logits.dtype)
     per_action = F.cross_entropy(end_logits.flatten(0, 1).float(), codes.clamp(min=0).flatten(),
                                  reduction="none").view_as(labelled)
@@ -154,6 +163,7 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     heads = network.action_heads is not None
     if heads and (batch.target_legal is None or batch.target_ends is None or batch.action_masks is None):
         raise ValueError("a network with action heads needs batch.target_legal, target_ends and action_masks")
+    branches = min(config.branch_steps, steps + 1) if heads and batch.branch_actions is not None else 0
     rows = batch.observations.shape[0]
 
     hidden = network.represent(batch.observations)
@@ -173,6 +183,18 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     hidden = hidden[:unrolled]
     recurrent = {name: torch.zeros(unrolled, device=value_loss.device, dtype=value_loss.dtype)
                  for name in ("policy", "value", "reward", "consistency", "legal", "end")}
+
+    def step_aside(state: torch.Tensor, step: int) -> None:
+        """One step of g with the branch move at ``step``, the heads fitted to where it leads."""
+        aside, _ = network.dynamics(scale_gradient(state, config.hidden_gradient_scale),
+                                    batch.branch_actions[:unrolled, step])
+        legal_term, end_term = _action_losses(network, aside, batch, step, unrolled, config.end_positive_weight,
+                                              branch=True)
+        recurrent["legal"] = recurrent["legal"] + scale_gradient(legal_term, step_scale)
+        recurrent["end"] = recurrent["end"] + scale_gradient(end_term, step_scale)
+
+    if branches and unrolled:
+        step_aside(hidden, 0)
     for step in range(steps):
         hidden = scale_gradient(hidden, config.hidden_gradient_scale)
         hidden, raw_reward = network.dynamics(hidden, batch.actions[:unrolled, step])
@@ -192,6 +214,8 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
                                                           config.end_positive_weight)
         for name, term in terms.items():
             recurrent[name] = recurrent[name] + scale_gradient(term, step_scale)
+        if step + 1 < branches:
+            step_aside(hidden, step + 1)
     policy_loss = policy_loss + _pad_rows(recurrent["policy"], rows)
     value_loss = value_loss + _pad_rows(recurrent["value"], rows)
     reward_loss = reward_loss + _pad_rows(recurrent["reward"], rows)

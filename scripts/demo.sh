@@ -33,7 +33,7 @@ from agent.agent import trains_learned_model
 print('puct,puct+rules' if trains_learned_model(load_checkpoint(sys.argv[1]).config) else 'puct+rules')" "$C4_AGENT")
 "$PONDER" ablate --checkpoint "$C4_AGENT" --out "$DEMO_DIR/ablation_connect_four" \
   --sims "${C4_SIMS:-0,4,16,64,256}" --root "${C4_ROOTS:-$default_roots}" \
-  --opponents "${C4_OPPONENTS:-random,heuristic,alphabeta:4}" --games "${C4_GAMES:-10}" \
+  --opponents "${C4_OPPONENTS:-random,heuristic,alphabeta:4}" --games "${C4_GAMES:-20}" \
   --shallow 4 --deep 256 --positions "${C4_POSITIONS:-100}" --fidelity-games 10 --seed 0
 
 echo

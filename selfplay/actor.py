@@ -33,6 +33,9 @@ class _GameInProgress:
     root_values: list = field(default_factory=list)
     legal_masks: list = field(default_factory=list)
     action_ends: list = field(default_factory=list)
+    branch_actions: list = field(default_factory=list)
+    branch_legal: list = field(default_factory=list)
+    branch_ends: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Actor:
             record.legal_masks.append(state.legal_mask())
             if self.record_action_ends:
                 record.action_ends.append(state.action_ends())
+                self._record_branch(record, state, action)
             record.state = state.play(action)
             self.positions += 1
             if record.state.is_terminal() or len(record.actions) >= self.config.max_moves:
@@ -122,6 +126,25 @@ class Actor:
         self.finished_games += len(finished)
         self.seconds_total += time.perf_counter() - started
         return finished
+
+    def _record_branch(self, record: _GameInProgress, state, played: int) -> None:
+        """The labels one step off the game: a uniformly random other legal move's position,
+        its legal moves and every action's game end (none when that move ends the game, which
+        the position's own labels already say). A search expands such moves all the time and
+        self-play never plays them, so without these the heads only know the positions that
+        strong play leaves (an open three it would never leave unblocked, say)."""
+        others = [action for action in state.legal_actions() if action != played] or [played]
+        branch = int(self.rng.choice(others))
+        after = state.play(branch)
+        num_actions = self.game.num_actions
+        if after.is_terminal():
+            record.branch_actions.append(-1)
+            record.branch_legal.append(np.zeros(num_actions, dtype=bool))
+            record.branch_ends.append(np.zeros(num_actions, dtype=np.int8))
+            return
+        record.branch_actions.append(branch)
+        record.branch_legal.append(after.legal_mask())
+        record.branch_ends.append(after.action_ends())
 
     def _finish(self, record: _GameInProgress) -> GameHistory:
         length = len(record.actions)
@@ -137,6 +160,9 @@ class Actor:
             legal_masks=np.stack(record.legal_masks).astype(bool),
             opening=np.asarray(record.opening, dtype=np.int64),
             action_ends=np.stack(record.action_ends).astype(np.int8) if self.record_action_ends else None,
+            branch_actions=np.asarray(record.branch_actions, dtype=np.int64) if self.record_action_ends else None,
+            branch_legal=np.stack(record.branch_legal).astype(bool) if self.record_action_ends else None,
+            branch_ends=np.stack(record.branch_ends).astype(np.int8) if self.record_action_ends else None,
         )
 
     def stats(self) -> ActorStats:

@@ -107,6 +107,10 @@ class Learner:
             target_legal=None if batch.target_legal is None else tensor(batch.target_legal),
             target_ends=None if batch.target_ends is None else tensor(batch.target_ends),
             action_masks=None if batch.action_mask is None else tensor(batch.action_mask),
+            branch_actions=None if batch.branch_action is None else tensor(batch.branch_action),
+            branch_legal=None if batch.branch_legal is None else tensor(batch.branch_legal),
+            branch_ends=None if batch.branch_ends is None else tensor(batch.branch_ends),
+            branch_masks=None if batch.branch_mask is None else tensor(batch.branch_mask),
         )
 
     def _loss_mask(self, batch: UnrollBatch) -> np.ndarray:

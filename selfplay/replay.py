@@ -65,6 +65,10 @@ class GameHistory:
     action_ends:  int8 [T, A], `envs.game.END_*` code of every action at each position (what
                   it would do to the game: the action heads' dense labels), or None when the
                   actor did not record them (a network without action heads, older replays).
+    branch_actions: int64 [T], a random other legal move at each position (-1 where it ended
+                  the game), and branch_legal bool [T, A], branch_ends int8 [T, A]: the legal
+                  moves and action ends of the position it leads to (labels one step off the
+                  game, `Actor._record_branch`); None with action_ends.
     """
 
     observations: np.ndarray
@@ -76,6 +80,9 @@ class GameHistory:
     legal_masks: np.ndarray
     opening: np.ndarray
     action_ends: np.ndarray | None = None
+    branch_actions: np.ndarray | None = None
+    branch_legal: np.ndarray | None = None
+    branch_ends: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -107,6 +114,9 @@ class UnrollBatch:
     target_ends:   int64 [B, K+1, A] each action's `END_*` code at t+k (-1: illegal, no label),
     action_mask:   float32 [B, K+1] 1 where t+k is a stored position with recorded labels:
                    the action heads' targets, or None when the replay was not asked for them.
+    branch_action: int64 [B, K+1] the recorded other move at t+k (0 where none), and
+    branch_legal, branch_ends: [B, K+1, A] the labels of the position it leads to, and
+    branch_mask:   float32 [B, K+1] 1 where they exist; None with the action targets.
     """
 
     observations: np.ndarray
@@ -123,6 +133,10 @@ class UnrollBatch:
     target_legal: np.ndarray | None = None
     target_ends: np.ndarray | None = None
     action_mask: np.ndarray | None = None
+    branch_action: np.ndarray | None = None
+    branch_legal: np.ndarray | None = None
+    branch_ends: np.ndarray | None = None
+    branch_mask: np.ndarray | None = None
 
 
 SYMMETRIES = ("none", "dihedral", "mirror")
@@ -324,6 +338,10 @@ class Replay:
         target_legal = np.zeros((B, K + 1, num_actions), dtype=np.float32) if labels else None
         target_ends = np.full((B, K + 1, num_actions), -1, dtype=np.int64) if labels else None
         action_mask = np.zeros((B, K + 1), dtype=np.float32) if labels else None
+        branch_action = np.zeros((B, K + 1), dtype=np.int64) if labels else None
+        branch_legal = np.zeros((B, K + 1, num_actions), dtype=np.float32) if labels else None
+        branch_ends = np.full((B, K + 1, num_actions), -1, dtype=np.int64) if labels else None
+        branch_mask = np.zeros((B, K + 1), dtype=np.float32) if labels else None
         for row, (gid, t) in enumerate(zip(game_ids.tolist(), positions.tolist())):
             game = self._games[gid]
             length = game.length
@@ -340,6 +358,12 @@ class Replay:
                 target_legal[row, :real] = legal
                 target_ends[row, :real] = np.where(legal, game.action_ends[t:end], -1)
                 action_mask[row, :real] = 1.0
+            if labels and game.branch_actions is not None:
+                moves = game.branch_actions[t:end]
+                branch_action[row, :real] = np.maximum(moves, 0)
+                branch_legal[row, :real] = game.branch_legal[t:end]
+                branch_ends[row, :real] = np.where(game.branch_legal[t:end], game.branch_ends[t:end], -1)
+                branch_mask[row, :real] = moves >= 0
             # value/reward defined up to and including the terminal position T
             defined = min(K + 1, length - t + 1)
             value_mask[row, :defined] = 1.0
@@ -347,17 +371,21 @@ class Replay:
             actions[row, :steps] = game.actions[t:t + steps]
             target_reward[row, 1:steps + 1] = game.rewards[t:t + steps]
         if self.symmetries != "none":
-            per_action = [array for array in (target_policy, target_legal, target_ends) if array is not None]
-            self._augment(observations, actions, per_action, rng, target_observations)
+            per_action = [array for array in (target_policy, target_legal, target_ends, branch_legal, branch_ends)
+                          if array is not None]
+            self._augment(observations, [a for a in (actions, branch_action) if a is not None], per_action, rng,
+                          target_observations)
         return UnrollBatch(observations, actions, target_value, target_reward, target_policy,
                            policy_mask, value_mask, weights, np.asarray(game_ids, dtype=np.int64),
                            np.asarray(positions, dtype=np.int64), target_observations,
-                           target_legal, target_ends, action_mask)
+                           target_legal, target_ends, action_mask, branch_action, branch_legal, branch_ends,
+                           branch_mask)
 
-    def _augment(self, observations: np.ndarray, actions: np.ndarray, per_action: list[np.ndarray],
+    def _augment(self, observations: np.ndarray, action_arrays: list[np.ndarray], per_action: list[np.ndarray],
                  rng: np.random.Generator, target_observations: np.ndarray | None = None) -> None:
-        """Apply one random board symmetry per row, in place, to planes, actions and the
-        per-action targets (``per_action``: arrays ``[B, K+1, A]``: policies, action labels).
+        """Apply one random board symmetry per row, in place, to planes, action ids
+        (``action_arrays``: the unrolled actions, the branch moves) and the per-action targets
+        (``per_action``: arrays ``[B, K+1, A]``: policies, action labels).
 
         The same symmetry maps the whole unroll, so the dynamics model sees a consistent
         transformed game; values and rewards do not change under a symmetry.
@@ -384,7 +412,8 @@ class Replay:
                 raise ValueError(f"{self.symmetries} symmetries need one action per cell or per column")
             inverse = np.empty_like(action_cells)
             inverse[action_cells] = np.arange(action_cells.shape[0])
-            actions[selected] = inverse[actions[selected]]
+            for array in action_arrays:
+                array[selected] = inverse[array[selected]]
             for array in per_action:
                 array[selected] = array[selected][:, :, action_cells]
 
@@ -431,8 +460,9 @@ class Replay:
                          "legal_masks", "opening"):
                 arrays[name] = np.concatenate([getattr(g, name) for g in games])
             arrays["priorities"] = np.concatenate([self._priorities[gid] for gid in self._games])
-            if all(g.action_ends is not None for g in games):
-                arrays["action_ends"] = np.concatenate([g.action_ends for g in games])
+            for name in ("action_ends", "branch_actions", "branch_legal", "branch_ends"):
+                if all(getattr(g, name) is not None for g in games):
+                    arrays[name] = np.concatenate([getattr(g, name) for g in games])
         arrays[CHECKSUM_ARRAY] = arrays_checksum(arrays)
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays)
@@ -479,10 +509,12 @@ class Replay:
                       "legal_masks", "priorities")}
             openings = np.split(data["opening"], opening_splits)
             # replays saved before the action heads, or with a game without labels, have none
-            ends = np.split(data["action_ends"], splits) if "action_ends" in data else None
+            labels = {name: np.split(data[name], splits) if name in data else None
+                      for name in ("action_ends", "branch_actions", "branch_legal", "branch_ends")}
             for index, gid in enumerate(data["game_ids"].tolist()):
                 game = GameHistory(**{name: parts[name][index].copy() for name in parts if name != "priorities"},
                                    opening=openings[index].copy(),
-                                   action_ends=None if ends is None else ends[index].copy())
+                                   **{name: None if split is None else split[index].copy()
+                                      for name, split in labels.items()})
                 self._store(gid, game, parts["priorities"][index].copy())
         self._next_game_id, self.games_added, self.positions_added = (int(x) for x in counters)

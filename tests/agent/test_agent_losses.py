@@ -167,3 +167,30 @@ def test_unrolling_part_of_the_batch_trains_g_on_those_rows_only():
 def test_unroll_fraction_is_validated(fraction):
     with pytest.raises(ValueError, match="unroll_fraction"):
         LossConfig(unroll_fraction=fraction)
+
+
+def test_branches_step_aside_and_train_the_heads_on_where_they_lead():
+    import dataclasses
+
+    torch.manual_seed(4)
+    net = MuZeroNetwork(SPEC, NetworkConfig(channels=16, action_heads=True, action_head_channels=8)).eval()
+    batch = _with_action_labels(_batch()[0])
+    generator = torch.Generator().manual_seed(9)
+    n = batch.observations.shape[0]
+    legal = torch.rand(n, K + 1, 9, generator=generator) < 0.6
+    ends = torch.randint(0, 4, (n, K + 1, 9), generator=generator)
+    batch = dataclasses.replace(batch, branch_actions=torch.randint(0, 9, (n, K + 1), generator=generator),
+                                branch_legal=legal.float(), branch_ends=torch.where(legal, ends, -1),
+                                branch_masks=torch.ones(n, K + 1))
+    without = compute_losses(net, batch, LossConfig(branch_steps=0)).parts
+    assert without == compute_losses(net, dataclasses.replace(batch, branch_actions=None),
+                                     LossConfig(branch_steps=3)).parts   # no branch data: nothing added
+    one, all_steps = (compute_losses(net, batch, LossConfig(branch_steps=b)).parts for b in (1, K + 1))
+    assert without["legal"] < one["legal"] < all_steps["legal"] and without["policy"] == one["policy"]
+    net.zero_grad()
+    compute_losses(net, dataclasses.replace(batch, branch_masks=torch.zeros(n, K + 1)),
+                   LossConfig(branch_steps=K + 1)).total.backward()
+    masked = net.action_heads.fc2.weight.grad.clone()
+    net.zero_grad()
+    compute_losses(net, batch, LossConfig(branch_steps=0)).total.backward()
+    torch.testing.assert_close(masked, net.action_heads.fc2.weight.grad)   # a masked branch adds nothing

@@ -144,11 +144,27 @@ def test_training_with_action_heads_records_labels_trains_them_and_exports_a_lea
     out = tmp_path / "run"
     run = ponder("train", "--game", "tictactoe", "--out", str(out), "--steps", "15", *TINY,
                  "--set", "network.action_heads=true", "--set", "loss.unroll_fraction=0.5",
-                 "--set", "loss.end_positive_weight=5", "--set", "search.model=rules")
+                 "--set", "loss.end_positive_weight=5", "--set", "search.model=rules",
+                 "--set", "loss.branch_steps=2")
     assert run.returncode == 0, run.stderr[-2000:]
     with np.load(out / "replay" / "games.npz") as data:
         ends, legal = data["action_ends"], data["legal_masks"]
         assert ends.shape == legal.shape and (ends[~legal] == 0).all() and (ends == 1).any()
+        # one step off the game: a legal other move, and the rules' labels of where it leads
+        game, lengths = get_game("tictactoe"), data["lengths"]
+        openings = np.split(data["opening"], np.cumsum(data["opening_lengths"])[:-1])
+        played = np.split(data["actions"], np.cumsum(lengths)[:-1])
+        branches = np.split(data["branch_actions"], np.cumsum(lengths)[:-1])
+        branch_ends = np.split(data["branch_ends"], np.cumsum(lengths)[:-1])
+        for opening, moves, aside, aside_ends in list(zip(openings, played, branches, branch_ends))[:20]:
+            state = game.state_from_actions(opening.tolist())
+            for move, other, other_ends in zip(moves.tolist(), aside.tolist(), aside_ends):
+                if other >= 0:
+                    assert state.legal_mask()[other] and (other != move or len(state.legal_actions()) == 1)
+                    assert (state.play(other).action_ends() == other_ends).all()
+                else:
+                    assert any(state.play(a).is_terminal() for a in state.legal_actions())
+                state = state.play(move)
     final = load(out / "checkpoints" / "latest.pt")
     assert "action_heads.fc2.weight" in final.model
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
