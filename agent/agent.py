@@ -211,9 +211,18 @@ class Agent:
             seconds=time.perf_counter() - started)
 
 
-def _search_section(run_config: dict) -> dict:
-    search = run_config.get("search") if isinstance(run_config, dict) else None
-    return search if isinstance(search, dict) else {}
+def _section(run_config: dict, name: str) -> dict:
+    """One section of a checkpoint's run config, {} when absent or malformed."""
+    section = run_config.get(name) if isinstance(run_config, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
+def _number_in(value, low: float, high: float, default: float) -> float:
+    """``value`` as a float when it is a number in [low, high], else ``default`` (a checkpoint
+    is data, not trusted code: a malformed value falls back rather than failing the load)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        return default
+    return float(value)
 
 
 def training_discount(run_config: dict) -> float:
@@ -222,28 +231,21 @@ def training_discount(run_config: dict) -> float:
     A checkpoint is data, not trusted code: a malformed value falls back to the default
     rather than failing the load.
     """
-    value = _search_section(run_config).get("discount")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        return 1.0
-    return float(value)
+    return _number_in(_section(run_config, "search").get("discount"), 0.0, 1.0, 1.0)
 
 
 def trains_learned_model(run_config: dict) -> bool:
     """Whether the run unrolled its learned model (``loss.unroll_steps`` > 0). A run with K = 0
     (AlphaZero's loss over the rules) leaves g and the reward head as initialised, so a search
     through them means nothing. True when absent or malformed (older checkpoints all unrolled)."""
-    loss = run_config.get("loss") if isinstance(run_config, dict) else None
-    steps = loss.get("unroll_steps") if isinstance(loss, dict) else None
+    steps = _section(run_config, "loss").get("unroll_steps")
     return not (isinstance(steps, int) and not isinstance(steps, bool) and steps == 0)
 
 
 def training_end_positive_weight(run_config: dict) -> float:
     """``loss.end_positive_weight`` of a checkpoint's run config; 1.0 when absent or malformed."""
-    loss = run_config.get("loss") if isinstance(run_config, dict) else None
-    value = loss.get("end_positive_weight") if isinstance(loss, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
-        return 1.0
-    return float(value)
+    weight = _number_in(_section(run_config, "loss").get("end_positive_weight"), 0.0, 1e6, 1.0)
+    return weight if weight > 0 else 1.0
 
 
 def checkpoint_play_root(extra: dict) -> str | None:
@@ -258,5 +260,5 @@ def checkpoint_play_root(extra: dict) -> str | None:
 def training_search_model(run_config: dict) -> str:
     """``search.model`` of a checkpoint's run config ("learned" or "rules"); "learned" when
     absent or malformed (checkpoints from before the rules search have none)."""
-    value = _search_section(run_config).get("model")
+    value = _section(run_config, "search").get("model")
     return value if isinstance(value, str) and value in MODELS else "learned"

@@ -66,7 +66,7 @@ def _fold(parent: nn.Module, conv_name: str, norm_name: str) -> None:
     setattr(parent, norm_name, nn.Identity())
 
 
-def build_inference_copy(network: "MuZeroNetwork", mode: str) -> "MuZeroNetwork":
+def build_inference_copy(network: nn.Module, mode: str) -> nn.Module:
     """A new eval-mode `MuZeroNetwork` with the weights of ``network``, BatchNorms folded, in
     the dtype of ``mode`` (fp32 or bf16); its own inference mode is eager."""
     device = next(network.parameters()).device
@@ -92,7 +92,7 @@ def build_inference_copy(network: "MuZeroNetwork", mode: str) -> "MuZeroNetwork"
     return copy
 
 
-def _split_dynamics_conv(copy: "MuZeroNetwork") -> None:
+def _split_dynamics_conv(copy: nn.Module) -> None:
     """g's first convolution sees ``cat(hidden, action planes)``; convolution is linear, so it
     is the convolution of the hidden channels plus that of the action planes, and the latter
     depends on the action only: a table ``[A, channels, H, W]`` computed once. The copy's
@@ -111,7 +111,7 @@ def _split_dynamics_conv(copy: "MuZeroNetwork") -> None:
     copy.register_buffer("action_conv_table", table, persistent=False)
 
 
-def inference_dynamics(copy: "MuZeroNetwork", hidden: torch.Tensor, actions: torch.Tensor):
+def inference_dynamics(copy: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
     """`MuZeroNetwork.dynamics` of a copy made by `build_inference_copy` (folded, split conv)."""
     out = copy.dynamics_conv(hidden).add_(copy.action_conv_table.index_select(0, actions.long()))
     out = inference_blocks(copy.dynamics_blocks, torch.relu_(out.add_(hidden)))
@@ -126,12 +126,12 @@ def inference_blocks(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def inference_represent(copy: "MuZeroNetwork", planes: torch.Tensor) -> torch.Tensor:
+def inference_represent(copy: nn.Module, planes: torch.Tensor) -> torch.Tensor:
     """`MuZeroNetwork.represent` of a folded copy."""
     return scale_hidden(inference_blocks(copy.represent_blocks, torch.relu_(copy.represent_conv(planes))))
 
 
-def inference_predict(copy: "MuZeroNetwork", hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def inference_predict(copy: nn.Module, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """`MuZeroNetwork.predict` of a folded copy."""
     out = inference_blocks(copy.prediction_blocks, hidden)
     return copy.policy_head(out), copy.value_head(out)
@@ -145,12 +145,12 @@ class InferenceCache:
             raise ValueError(f"an inference copy is fp32 or bf16, got {mode!r}")
         self.mode = mode
         self.dtype = DTYPES[mode]
-        self.copy: "MuZeroNetwork | None" = None
+        self.copy: nn.Module | None = None
         self.builds = 0
         self._fingerprint: tuple | None = None
         self._tensors: list[torch.Tensor] = []
 
-    def get(self, network: "MuZeroNetwork", relist: bool = True) -> "MuZeroNetwork":
+    def get(self, network: nn.Module, relist: bool = True) -> nn.Module:
         """The up-to-date copy of ``network``.
 
         The fingerprint is the storage address and version counter of every parameter and
@@ -168,20 +168,20 @@ class InferenceCache:
             self.builds += 1
         return self.copy
 
-    def initial(self, network: "MuZeroNetwork", planes: torch.Tensor):
+    def initial(self, network: nn.Module, planes: torch.Tensor):
         """`MuZeroNetwork.initial` through the copy: hidden in the copy's dtype, the rest float32."""
         copy = self.get(network)
         hidden = inference_represent(copy, planes.to(self.dtype))
         logits, raw_value = inference_predict(copy, hidden)
         return hidden, logits.float(), copy.value_to_scalar(raw_value.float())
 
-    def predict_actions(self, network: "MuZeroNetwork", hidden: torch.Tensor):
+    def predict_actions(self, network: nn.Module, hidden: torch.Tensor):
         """`MuZeroNetwork.predict_actions` through the copy (float32 logits)."""
         copy = self.get(network, relist=False)
         legal, ends = copy.action_heads(hidden.to(self.dtype))
         return legal.float(), ends.float()
 
-    def recurrent(self, network: "MuZeroNetwork", hidden: torch.Tensor, actions: torch.Tensor):
+    def recurrent(self, network: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
         """`MuZeroNetwork.recurrent` through the copy: next hidden in the copy's dtype, the rest float32."""
         copy = self.get(network, relist=False)
         next_hidden, raw_reward = inference_dynamics(copy, hidden.to(self.dtype), actions)

@@ -43,33 +43,39 @@ class HeadReading:
     end_reward: np.ndarray
 
 
+def _calibrated_logits(end_logits: torch.Tensor, positive_weight: float) -> torch.Tensor:
+    """End logits with log(w) taken off every ending class (see `end_probabilities`)."""
+    logits = end_logits.float()
+    if positive_weight == 1.0:
+        return logits
+    return torch.cat([logits[..., :1], logits[..., 1:] - float(np.log(positive_weight))], dim=-1)
+
+
 def end_probabilities(end_logits: torch.Tensor, positive_weight: float = 1.0) -> np.ndarray:
     """float ``[B, A, E]`` probabilities of the `END_*` classes from end logits, calibrated.
 
     A head trained with ``loss.end_positive_weight`` w > 1 counts each game-ending example w
     times, which multiplies the odds of every ending class by w; dividing them by w again
     gives the probabilities of the data, so that thresholds mean the same for every run."""
-    logits = end_logits.float()
-    if positive_weight != 1.0:
-        shift = torch.zeros(logits.shape[-1], dtype=logits.dtype, device=logits.device)
-        shift[1:] = float(np.log(positive_weight))
-        logits = logits - shift
-    return torch.softmax(logits, dim=-1).cpu().numpy()
+    return torch.softmax(_calibrated_logits(end_logits, positive_weight), dim=-1).cpu().numpy()
 
 
 def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_threshold: float,
                end_threshold: float, positive_weight: float = 1.0) -> HeadReading:
     """Threshold legal logits ``[B, A]`` and end logits ``[B, A, E]`` (`END_*` classes);
-    ``positive_weight``: the end loss's weight of game-ending examples (`end_probabilities`)."""
-    legal_probability = torch.sigmoid(legal_logits.float()).cpu().numpy()
-    end_probabilities_ = end_probabilities(end_logits, positive_weight)
-    legal = legal_probability >= legal_threshold
+    ``positive_weight``: the end loss's weight of game-ending examples (`end_probabilities`).
+
+    Called once per simulation of a learned search, so the arithmetic stays in torch and
+    crosses to numpy once: legality is compared in logit space (no sigmoid), and the expected
+    result of an ending is the probability-weighted reward of the ending classes."""
+    legal = (legal_logits.float() >= float(np.log(legal_threshold / (1.0 - legal_threshold)))).cpu().numpy()
     legal[~legal.any(axis=1)] = True
-    end_probability = 1.0 - end_probabilities_[..., 0]
-    ends = end_probability > end_threshold
-    expected = (end_probabilities_[..., 1:] * END_REWARDS[1:]).sum(axis=-1)
-    end_reward = (expected / np.maximum(end_probability, 1e-6)).astype(np.float32)
-    return HeadReading(legal=legal, ends=ends, end_reward=np.clip(end_reward, -1.0, 1.0))
+    probabilities = torch.softmax(_calibrated_logits(end_logits, positive_weight), dim=-1)
+    end_probability = 1.0 - probabilities[..., 0]
+    rewards = torch.as_tensor(END_REWARDS[1:], dtype=probabilities.dtype, device=probabilities.device)
+    expected = (probabilities[..., 1:] * rewards).sum(dim=-1) / end_probability.clamp(min=1e-6)
+    return HeadReading(legal=legal, ends=(end_probability > end_threshold).cpu().numpy(),
+                       end_reward=expected.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32))
 
 
 class NodeEnds:
@@ -103,11 +109,9 @@ class NodeEnds:
     def record(self, nodes: np.ndarray, reading: HeadReading, ended: np.ndarray) -> None:
         """Store the reading of each tree's node ``nodes[b]`` and whether it is ended."""
         A = self.num_actions
-        row = self.array[self._rows, nodes]
-        row[:, :A] = reading.ends
-        row[:, A:2 * A] = reading.end_reward
-        row[:, 2 * A] = ended
-        self.array[self._rows, nodes] = row
+        self.array[self._rows, nodes, :A] = reading.ends
+        self.array[self._rows, nodes, A:2 * A] = reading.end_reward
+        self.array[self._rows, nodes, 2 * A] = ended
 
 
 def step_through_ends(node_ends: NodeEnds, parents: np.ndarray, actions: np.ndarray, reward: np.ndarray,

@@ -67,26 +67,20 @@ def fidelity_rows(table) -> list[str]:
     return lines
 
 
-def _rows(pons_set, positions: int | None, seed: int) -> np.ndarray:
-    """The rows of a Pons set measured: all, or a seeded sample of ``positions``."""
-    rows = np.arange(len(pons_set))
-    if positions is not None and positions < len(rows):
-        rows = np.sort(np.random.default_rng(seed).choice(rows, size=positions, replace=False))
-    return rows
-
-
 def _sample(pons_set, args) -> list:
-    return [pons_set.moves[row] for row in _rows(pons_set, args.positions, args.seed)]
+    from selfplay.accuracy import sample_rows
+
+    return [pons_set.moves[row] for row in sample_rows(pons_set, args.positions, args.seed)]
 
 
 def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | None, seed: int) -> dict:
     """Per Pons set and root: positions, mistakes and mistakes that allow a win in one."""
     from agent.player import evaluation_search
-    from selfplay.accuracy import allows_win_in_one, judge_moves, load_pons_sets
+    from selfplay.accuracy import allows_win_in_one, judge_moves, load_pons_sets, sample_rows
 
     results: dict = {}
     for pons_set in load_pons_sets():
-        rows = _rows(pons_set, positions, seed)
+        rows = sample_rows(pons_set, positions, seed)  # the same rows `ponder ablate --positions` judges
         states = [game.state_from_actions(pons_set.moves[row]) for row in rows]
         per_root = {}
         for root in roots:

@@ -142,12 +142,18 @@ def allows_win_in_one(pons_set: PonsSet, rows: np.ndarray, actions: np.ndarray, 
     return allows
 
 
-def evaluate_pons_set(pons_set: PonsSet, choose: Chooser, game: Game, *, positions: int | None = None,
-                      seed: int = 0, batch_size: int = 256) -> SetAccuracy:
-    """Mistake (and exact-optimal) rate of ``choose`` over the set, or a seeded subsample of it."""
+def sample_rows(pons_set: PonsSet, positions: int | None, seed: int) -> np.ndarray:
+    """The rows of a set to measure: all of them, or a seeded sample of ``positions`` (sorted)."""
     rows = np.arange(len(pons_set))
     if positions is not None and positions < len(rows):
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=positions, replace=False))
+    return rows
+
+
+def evaluate_pons_set(pons_set: PonsSet, choose: Chooser, game: Game, *, positions: int | None = None,
+                      seed: int = 0, batch_size: int = 256) -> SetAccuracy:
+    """Mistake (and exact-optimal) rate of ``choose`` over the set, or a seeded subsample of it."""
+    rows = sample_rows(pons_set, positions, seed)
     actions = np.empty(len(rows), dtype=np.int64)
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]

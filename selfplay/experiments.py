@@ -8,8 +8,9 @@ keys as ``ponder train --config`` and ``--set``), it has
   ``base`` when absent; ``base.toml`` itself starts from the shared defaults and the game's
   network preset, `agent.config.NetworkConfig.for_game`);
 - ``[benchmark]`` (optional): how its agent is measured: ``opponents``, ``sims``, ``games``,
-  ``roots`` and ``pons`` (the Connect Four solver sets), which `ponder experiments` shows
-  and `scripts/evaluate_connect_four.sh` runs.
+  ``roots`` and ``pons`` (the Connect Four solver sets), type-checked like the config.
+  `ponder experiments --json` shows it; no command runs it by itself yet (issue 24), so
+  `scripts/evaluate_connect_four.sh` spells the same measures out.
 
 Every game of `ponder games` has a ``base.toml``: it *is* the game's preset
 (`selfplay.config.preset`). A recipe's training budget and seed are its ``[trainer]``
@@ -67,8 +68,13 @@ def _benchmark(name: str, table: Any) -> Benchmark:
     unknown = sorted(set(table) - known)
     if unknown:
         raise UsageError(f"experiment {name}: unknown benchmark key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    values = {key: tuple(value) if isinstance(value, list) else value for key, value in table.items()}
-    return Benchmark(**values)
+    import typing
+
+    from selfplay.config import _coerce
+
+    hints = typing.get_type_hints(Benchmark)
+    return Benchmark(**{key: _coerce(value, hints[key], f"benchmark.{key}", f"experiment {name}")
+                        for key, value in table.items()})
 
 
 def load_experiment(name: str) -> Experiment:

@@ -45,7 +45,7 @@ def _accuracy_by_player(results: dict) -> tuple[list[str], dict[tuple, list[str]
 
 
 def _rows(results: dict) -> list[tuple[str, dict]]:
-    """(label, player) for policy-only, then shallow and deep of every root (first checkpoint)."""
+    """(label, player) for policy-only, then shallow and deep of every root (last checkpoint)."""
     presets = results["presets"]
     checkpoint = results["checkpoints"][-1]["label"]
     agents = [p for p in results["players"] if p["kind"] == "agent" and p["checkpoint"] == checkpoint]

@@ -10,7 +10,6 @@ moves and game ends only through action heads (`predict_actions`, as
 move once the opponent has a line and +1 once they have one (the view of the player to
 move), reward 0. Once a line exists, g leaves the board as it is (an absorbing state).
 """
-import itertools
 
 import numpy as np
 import torch

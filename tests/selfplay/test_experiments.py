@@ -64,6 +64,7 @@ def _recipes(tmp_path, files):
     ({"tictactoe/base": "[learner]\nbatch_sise = 3\n"}, "tictactoe/base", "unknown key learner.batch_sise"),
     ({"tictactoe/base": "[experiment]\ncolour = 'red'\n"}, "tictactoe/base", "unknown \\[experiment\\] key"),
     ({"tictactoe/base": "[benchmark]\ngame = 3\n"}, "tictactoe/base", "unknown benchmark key"),
+    ({"tictactoe/base": "[benchmark]\ngames = 'many'\n"}, "tictactoe/base", "benchmark.games expects an integer"),
     ({"tictactoe/base": "[learner\n"}, "tictactoe/base", "not valid TOML"),
     ({"tictactoe/base": "[game]\nname = 'connect_four'\n"}, "tictactoe/base", "not 'tictactoe'"),
 ])
