@@ -224,6 +224,8 @@ class RayTrainer:
         self.session = 0
         self.elapsed_before = 0.0
         self.games_total = 0
+        if self.resume:
+            self.paths.remove_stale_temporaries()
         if not (self.resume and self.paths.latest.exists()):
             return
         from agent.checkpoint import load_checkpoint

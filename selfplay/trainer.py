@@ -72,6 +72,17 @@ class RunPaths:
     def replay(self) -> Path:
         return self.root / "replay"
 
+    def remove_stale_temporaries(self) -> int:
+        """Delete the half-written files a killed writer left (checkpoint and replay temporaries).
+
+        Writes go to a temporary file renamed over the target, so a process killed mid-write
+        leaves its temporary behind; without this, every kill would leak one checkpoint's
+        worth of disk. Called before a resumed session writes anything; returns the count."""
+        stale = [*self.checkpoints.glob(".*.tmp"), *self.replay.glob("*.tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
 
 @dataclass(frozen=True)
 class TrainSummary:
@@ -224,6 +235,8 @@ class LocalTrainer:
         self.session = 0
         self.elapsed_before = 0.0
         self.games_total = 0
+        if self.resume:
+            self.paths.remove_stale_temporaries()
         if self.resume and self.paths.latest.exists():
             self._restore(torch)
         elif self.resume:

@@ -106,3 +106,16 @@ def test_ctrl_c_stops_cleanly_with_a_final_checkpoint(tmp_path):
     summary_step = load_checkpoint(out / "checkpoints" / "latest.pt").step
     assert summary_step > 0
     assert not [p for p in (out / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.timeout(400)
+def test_the_kill_loop_script_survives_its_kills_and_resumes(tmp_path):
+    """`scripts/kill_loop.py` (the 50-kill benchmark) on two kills: it must keep working."""
+    import json
+
+    run = subprocess.run([sys.executable, "-m", "scripts.kill_loop", "--kills", "2", "--seed", "3", "--json",
+                          "--out", str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=380)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    summary = json.loads(run.stdout)
+    assert summary["kills"] == summary["survived"] == 2 and summary["final_resume_ok"]
+    assert not list((tmp_path / "run" / "checkpoints").glob(".*.tmp"))  # the last resume cleaned up
