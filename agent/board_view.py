@@ -7,6 +7,7 @@ lines are pure (data in, string out) so they can be tested without a terminal.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import IO, Sequence
@@ -150,6 +151,13 @@ class BoardView:
     def say(self, line: str, kind: str = "info") -> None:
         self._console.print(Text(line, style=self.STYLES.get(kind, "")))
         self.stream.flush()
+
+    def thinking(self, label: str):
+        """A spinner while the opponent searches, on a terminal only (a pipe gets nothing):
+        a long search should not look like a hung program. Transient: it leaves no line."""
+        if not self.color:
+            return contextlib.nullcontext()
+        return self._console.status(Text(label + "…", style="dim"), spinner="dots")
 
     def board(self, rendered: str) -> None:
         self._console.print(Text.from_ansi(rendered) if self.color else Text(rendered))

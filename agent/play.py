@@ -18,12 +18,16 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
-from agent.player import AGENT_PREFIX, DEFAULT_SIMS, ROOTS, check_searchable, agent_default_root, parse_agent_spec
+from agent.player import AGENT_PREFIX, ROOTS, check_searchable, agent_default_root, parse_agent_spec
 from envs.errors import UsageError
 from mcts.config import DRAW, LOSS, WIN
 
 MAX_SIMS = 100_000
 TOP_MOVES_SHOWN = 3
+# `--level`: the agent's simulations per move. "strong" is the budget the shipped agents are
+# measured at (docs/play.md gives each level's measured strength); it is the default.
+LEVELS: dict[str, int] = {"policy": 0, "easy": 8, "medium": 50, "strong": 200, "max": 800}
+DEFAULT_LEVEL = "strong"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="play any PLAYER instead: random, heuristic, alphabeta:D, rollout-mcts:N, perfect, "
                           "agent:PATH[:SIMS[:ROOT]]")
     parser.add_argument("--sims", type=int, metavar="S",
-                        help=f"the agent's simulations per move, 0 = network policy only (default {DEFAULT_SIMS})")
+                        help="the agent's simulations per move, 0 = network policy only (default: the --level's)")
+    parser.add_argument("--level", choices=list(LEVELS),
+                        help="the agent's strength as a simulation budget: "
+                             + ", ".join(f"{name} {sims}" for name, sims in LEVELS.items())
+                             + f" (default {DEFAULT_LEVEL}; --sims overrides it)")
     parser.add_argument("--root", choices=ROOTS,
                         help="the agent's root selection (default puct, over the rules if it was trained over them)")
     side = parser.add_mutually_exclusive_group()
@@ -275,7 +283,8 @@ class PlaySession:
 
     def _opponent_moves_while_its_turn(self) -> None:
         while not self.state.is_terminal() and self.state.to_play != self.human_player:
-            action, analysis = self.opponent.choose(self.state)
+            with self.view.thinking(f"{self.opponent.label} is thinking"):
+                action, analysis = self.opponent.choose(self.state)
             move_text = self.game.action_to_text(action)
             name = "the agent" if self.opponent.can_analyse else self.opponent.label
             for line in agent_move_lines(move_text, analysis, name):
@@ -449,14 +458,16 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
     if args.opponent and not args.opponent.startswith(AGENT_PREFIX):
         from envs.players import parse_player
 
-        if args.sims is not None or args.root is not None:
-            raise UsageError(f"--sims and --root apply to an agent, not to --opponent {args.opponent}")
+        if args.sims is not None or args.root is not None or args.level is not None:
+            raise UsageError(f"--sims, --level and --root apply to an agent, not to --opponent {args.opponent}")
         return BaselineOpponent(parse_player(args.opponent, game, args.seed), args.opponent), game
 
     if args.opponent:
-        path, sims, root = parse_agent_spec(args.opponent)  # --sims and --root below override it
+        path, sims, root = parse_agent_spec(args.opponent)  # --level, --sims and --root below override it
     else:
-        path, sims, root = args.checkpoint or _shipped_agent_path(game), DEFAULT_SIMS, None
+        path, sims, root = args.checkpoint or _shipped_agent_path(game), LEVELS[DEFAULT_LEVEL], None
+    if args.level is not None:
+        sims = LEVELS[args.level]
     sims = args.sims if args.sims is not None else sims
     root = args.root or root
     import torch

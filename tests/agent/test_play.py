@@ -181,6 +181,7 @@ def test_no_shipped_agent_suggests_a_baseline_and_exits_2(monkeypatch, capsys):
     ["--game", "tictactoe", "--opponent", "nonsense"],
     ["--game", "no_such_game", "--opponent", "random"],
     ["--game", "tictactoe", "--opponent", "heuristic", "--sims", "10"],
+    ["--game", "tictactoe", "--opponent", "heuristic", "--level", "easy"],
     ["--game", "tictactoe", "--checkpoint", "/nonexistent/run"],
     ["--game", "tictactoe", "--opponent", "agent:x.pt:many"],
 ])
@@ -380,3 +381,29 @@ def test_a_proof_of_the_move_is_said_after_the_move_and_in_the_hint():
     unproven = analysis_from_act(game, state, ActResult(np.array([2]), visits, visits / 10, np.zeros((1, 9)),
                                                         np.array([0.9]), np.full((1, 9), 0.2), 11, 0.1), sims=10)
     assert unproven.proven is None and "proven" not in agent_move_lines("3", unproven, "the agent")[0]
+
+
+@pytest.mark.parametrize("extra, sims", [([], 200), (["--level", "easy"], 8), (["--level", "policy"], 0),
+                                         (["--level", "max", "--sims", "3"], 3)])
+def test_the_level_sets_the_agents_simulations_and_strong_is_the_default(monkeypatch, capsys, tiny_checkpoints,
+                                                                         extra, sims):
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "tictactoe", "--checkpoint",
+                                                      str(tiny_checkpoints["tictactoe"]), "--agent-first", *extra],
+                                "quit\n")
+    assert status == 0, err
+    assert f"{sims} sims" in out.splitlines()[0]
+
+
+def test_the_thinking_spinner_shows_on_a_terminal_only():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    piped = BoardView(io.StringIO(), color=False)
+    with piped.thinking("agent is thinking"):
+        pass
+    assert piped.stream.getvalue() == ""
+    shown = BoardView(Terminal(), color=True)
+    with shown.thinking("agent is thinking"):
+        pass
+    assert "thinking" in shown.stream.getvalue()
