@@ -19,55 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from agent.batch import UnrollBatch
 from agent.config import LossConfig
 from agent.networks import MuZeroNetwork
 from agent.support import scalar_to_probabilities
-
-
-@dataclass(frozen=True)
-class UnrollBatch:
-    """One training batch of N windows of K steps (torch tensors on the network's device).
-
-    - ``observations`` float ``[N, C, H, W]``: planes at the window's first position.
-    - ``actions`` int ``[N, K]``: actions played from there (any legal id past the game end).
-    - ``target_policies`` float ``[N, K+1, A]``: search policy per step (rows sum to 1; zeros
-      where there is no target, e.g. the terminal position).
-    - ``target_values`` float ``[N, K+1]``: value targets, view of the player to move.
-    - ``target_rewards`` float ``[N, K]``: reward of the transition into step k+1, view of the mover.
-    - ``masks`` float ``[N, K+1]``: 1 where step k is a real position of the game (the
-      terminal position included), 0 past the end; masked steps contribute nothing.
-    - ``weights`` float ``[N]`` or None: importance weights of prioritised replay.
-    - ``target_observations`` float ``[N, K, C, H, W]`` or None: planes of the real
-      positions after each action, needed only by the consistency loss.
-    - ``consistency_masks`` float ``[N, K]`` or None: 1 where step k+1 has real planes in
-      ``target_observations`` (a stored, non-terminal position); None uses ``masks[:, 1:]``.
-    - ``target_legal`` float ``[N, K+1, A]`` or None: 1 where the action is legal at step k
-      (the action heads' labels; None when the network has none).
-    - ``target_ends`` int64 ``[N, K+1, A]`` or None: `envs.game.END_*` code of each action at
-      step k, -1 where there is no label (an illegal action).
-    - ``action_masks`` float ``[N, K+1]`` or None: 1 where step k is a stored, non-terminal
-      position whose labels were recorded; the action heads' losses count only there.
-    - ``branch_actions`` int64 ``[N, K+1]``, ``branch_legal`` float and ``branch_ends`` int64
-      ``[N, K+1, A]``, ``branch_masks`` float ``[N, K+1]`` or None: a recorded other move at
-      step k and the labels of the position it leads to (`LossConfig.branch_steps`).
-    """
-
-    observations: torch.Tensor
-    actions: torch.Tensor
-    target_policies: torch.Tensor
-    target_values: torch.Tensor
-    target_rewards: torch.Tensor
-    masks: torch.Tensor
-    weights: torch.Tensor | None = None
-    target_observations: torch.Tensor | None = None
-    consistency_masks: torch.Tensor | None = None
-    target_legal: torch.Tensor | None = None
-    target_ends: torch.Tensor | None = None
-    action_masks: torch.Tensor | None = None
-    branch_actions: torch.Tensor | None = None
-    branch_legal: torch.Tensor | None = None
-    branch_ends: torch.Tensor | None = None
-    branch_masks: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -120,10 +75,10 @@ def _action_losses(network: MuZeroNetwork, hidden: torch.Tensor, batch: UnrollBa
     binary cross-entropy of every action's legality, and cross-entropy of the end class
     averaged over the actions that carry a label (the legal ones), an action that ends the
     game counting ``positive_weight`` times. Zero where the step has no labels
-    (``action_masks``). With ``branch`` the labels are those of the branch position."""
+    (``action_mask``). With ``branch`` the labels are those of the branch position."""
     legal_logits, end_logits = network.action_heads(hidden)
-    masks, targets, codes = ((batch.branch_masks, batch.branch_legal, batch.branch_ends) if branch
-                             else (batch.action_masks, batch.target_legal, batch.target_ends))
+    masks, targets, codes = ((batch.branch_mask, batch.branch_legal, batch.branch_ends) if branch
+                             else (batch.action_mask, batch.target_legal, batch.target_ends))
     mask = masks[:rows, step].to(legal_logits.dtype)
     legal_target = targets[:rows, step].to(legal_logits.dtype)
     legal = F.binary_cross_entropy_with_logits(legal_logits, legal_target, reduction="none").mean(dim=-1)
@@ -151,26 +106,27 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     """
     config = config or LossConfig()
     steps = batch.actions.shape[1]
-    if batch.target_policies.shape[1] != steps + 1 or batch.target_values.shape[1] != steps + 1:
-        raise ValueError(f"targets must cover K+1 = {steps + 1} steps, got policies "
-                         f"{tuple(batch.target_policies.shape)} and values {tuple(batch.target_values.shape)}")
+    for name in ("target_policy", "target_value", "target_reward", "value_mask"):
+        if getattr(batch, name).shape[1] != steps + 1:
+            raise ValueError(f"targets must cover K+1 = {steps + 1} steps, got {name} "
+                             f"{tuple(getattr(batch, name).shape)}")
     if config.consistency and batch.target_observations is None:
         raise ValueError("the consistency loss needs batch.target_observations")
-    masks = batch.masks.to(batch.target_values.dtype)
+    masks = batch.value_mask.to(batch.target_value.dtype)
     value_support = network.config.value_support
     reward_support = network.config.reward_support
 
     heads = network.action_heads is not None
-    if heads and (batch.target_legal is None or batch.target_ends is None or batch.action_masks is None):
-        raise ValueError("a network with action heads needs batch.target_legal, target_ends and action_masks")
-    branches = min(config.branch_steps, steps + 1) if heads and batch.branch_actions is not None else 0
+    if heads and (batch.target_legal is None or batch.target_ends is None or batch.action_mask is None):
+        raise ValueError("a network with action heads needs batch.target_legal, target_ends and action_mask")
+    branches = min(config.branch_steps, steps + 1) if heads and batch.branch_action is not None else 0
     rows = batch.observations.shape[0]
 
     hidden = network.represent(batch.observations)
     logits, raw_value = network.predict(hidden)
-    policy_loss = _policy_loss(logits, batch.target_policies[:, 0]) * masks[:, 0]
-    value_loss = _scalar_loss(value_support, raw_value, batch.target_values[:, 0]) * masks[:, 0]
-    value_errors = (network.value_to_scalar(raw_value.detach()) - batch.target_values[:, 0]).abs()
+    policy_loss = _policy_loss(logits, batch.target_policy[:, 0]) * masks[:, 0]
+    value_loss = _scalar_loss(value_support, raw_value, batch.target_value[:, 0]) * masks[:, 0]
+    value_errors = (network.value_to_scalar(raw_value.detach()) - batch.target_value[:, 0]).abs()
     reward_loss = torch.zeros_like(value_loss)
     consistency_loss = torch.zeros_like(value_loss)
     legal_loss = torch.zeros_like(value_loss)
@@ -187,7 +143,7 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     def step_aside(state: torch.Tensor, step: int) -> None:
         """One step of g with the branch move at ``step``, the heads fitted to where it leads."""
         aside, _ = network.dynamics(scale_gradient(state, config.hidden_gradient_scale),
-                                    batch.branch_actions[:unrolled, step])
+                                    batch.branch_action[:unrolled, step])
         legal_term, end_term = _action_losses(network, aside, batch, step, unrolled, config.end_positive_weight,
                                               branch=True)
         recurrent["legal"] = recurrent["legal"] + scale_gradient(legal_term, step_scale)
@@ -201,12 +157,12 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
         logits, raw_value = network.predict(hidden)
         mask = masks[:unrolled, step + 1]
         terms = {
-            "policy": _policy_loss(logits, batch.target_policies[:unrolled, step + 1]) * mask,
-            "value": _scalar_loss(value_support, raw_value, batch.target_values[:unrolled, step + 1]) * mask,
-            "reward": _scalar_loss(reward_support, raw_reward, batch.target_rewards[:unrolled, step]) * mask,
+            "policy": _policy_loss(logits, batch.target_policy[:unrolled, step + 1]) * mask,
+            "value": _scalar_loss(value_support, raw_value, batch.target_value[:unrolled, step + 1]) * mask,
+            "reward": _scalar_loss(reward_support, raw_reward, batch.target_reward[:unrolled, step + 1]) * mask,
         }
         if config.consistency:
-            consistency_mask = mask if batch.consistency_masks is None else batch.consistency_masks[:unrolled, step]
+            consistency_mask = batch.policy_mask[:unrolled, step + 1].to(mask.dtype)
             terms["consistency"] = _consistency_loss(
                 network, hidden, batch.target_observations[:unrolled, step]) * consistency_mask
         if heads:

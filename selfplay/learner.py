@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agent.losses import UnrollBatch as LossBatch
 from agent.losses import compute_losses
 from agent.networks import MuZeroNetwork
 from selfplay.config import RunConfig
-from selfplay.replay import Replay, UnrollBatch
+from agent.batch import UnrollBatch
+from selfplay.replay import Replay
 
 
 @dataclass(frozen=True)
@@ -87,31 +87,12 @@ class Learner:
         cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return learner.final_learning_rate + (learner.learning_rate - learner.final_learning_rate) * cosine
 
-    def to_loss_batch(self, batch: UnrollBatch) -> LossBatch:
-        """The replay's numpy batch as the loss's torch batch on the learner's device."""
-        def tensor(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
-
-        uniform = bool(np.all(batch.weights == 1.0))
-        return LossBatch(
-            observations=tensor(batch.observations),
-            actions=tensor(batch.actions),
-            target_policies=tensor(batch.target_policy),
-            target_values=tensor(batch.target_value),
-            target_rewards=tensor(batch.target_reward[:, 1:]),
-            masks=tensor(self._loss_mask(batch)),
-            weights=None if uniform else tensor(batch.weights),
-            target_observations=(None if batch.target_observations is None
-                                 else tensor(batch.target_observations)),
-            consistency_masks=tensor(batch.policy_mask[:, 1:]),
-            target_legal=None if batch.target_legal is None else tensor(batch.target_legal),
-            target_ends=None if batch.target_ends is None else tensor(batch.target_ends),
-            action_masks=None if batch.action_mask is None else tensor(batch.action_mask),
-            branch_actions=None if batch.branch_action is None else tensor(batch.branch_action),
-            branch_legal=None if batch.branch_legal is None else tensor(batch.branch_legal),
-            branch_ends=None if batch.branch_ends is None else tensor(batch.branch_ends),
-            branch_masks=None if batch.branch_mask is None else tensor(batch.branch_mask),
-        )
+    def to_loss_batch(self, batch: UnrollBatch) -> UnrollBatch:
+        """The replay's numpy batch as torch tensors on the learner's device, with the steps
+        the loss counts in ``value_mask`` and uniform weights dropped."""
+        uniform = batch.weights is None or bool(np.all(batch.weights == 1.0))
+        counted = batch.replace(value_mask=self._loss_mask(batch), weights=None if uniform else batch.weights)
+        return counted.map(lambda array: torch.from_numpy(np.ascontiguousarray(array)).to(self.device))
 
     def _loss_mask(self, batch: UnrollBatch) -> np.ndarray:
         """Which unroll steps the loss counts: up to the terminal position, or every step.
@@ -190,5 +171,4 @@ def reanalyse(batch: UnrollBatch, replay: Replay, agent, game, search, fraction:
     for index, (row, k, game_id, position) in enumerate(slots):
         target_policy[row, k] = result.policy[index]
         replay.update_search(game_id, position, result.policy[index], float(result.root_value[index]))
-    refreshed = UnrollBatch(**{**batch.__dict__, "target_policy": target_policy})
-    return refreshed, int(rows.size)
+    return batch.replace(target_policy=target_policy), int(rows.size)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.batch import UnrollBatch
 from envs.errors import UsageError
 
 REPLAY_FILE = "games.npz"
@@ -91,52 +92,6 @@ class GameHistory:
     def action_prefix(self, position: int) -> list[int]:
         """Actions from the initial state up to (not including) stored position ``position``."""
         return [*self.opening.tolist(), *self.actions[:position].tolist()]
-
-
-@dataclass(frozen=True)
-class UnrollBatch:
-    """B sampled positions with K-step unroll targets (the learner's input).
-
-    observations:  float32 [B, C, H, W] at position t.
-    actions:       int64 [B, K], actions t..t+K-1 (uniform random past the game end).
-    target_value:  float32 [B, K+1], value target at t+k (0 past the end).
-    target_reward: float32 [B, K+1], reward of the action into t+k (index 0 is unused, 0).
-    target_policy: float32 [B, K+1, A], search policy at t+k (zeros past the end).
-    policy_mask:   float32 [B, K+1], 1 where t+k is a real non-terminal position.
-    value_mask:    float32 [B, K+1], 1 where the value/reward target is defined (t+k <= T).
-    weights:       float32 [B], importance-sampling weights (1 for uniform sampling).
-    game_ids:      int64 [B] and positions: int64 [B], where each row came from.
-    target_observations: float32 [B, K, C, H, W] planes at t+1..t+K (zeros where t+k is not
-                   a stored position: at or past the end), or None when the replay was not
-                   asked for them (only the consistency loss needs them; its mask is
-                   ``policy_mask[:, 1:]``).
-    target_legal:  float32 [B, K+1, A] legal moves at t+k, and
-    target_ends:   int64 [B, K+1, A] each action's `END_*` code at t+k (-1: illegal, no label),
-    action_mask:   float32 [B, K+1] 1 where t+k is a stored position with recorded labels:
-                   the action heads' targets, or None when the replay was not asked for them.
-    branch_action: int64 [B, K+1] the recorded other move at t+k (0 where none), and
-    branch_legal, branch_ends: [B, K+1, A] the labels of the position it leads to, and
-    branch_mask:   float32 [B, K+1] 1 where they exist; None with the action targets.
-    """
-
-    observations: np.ndarray
-    actions: np.ndarray
-    target_value: np.ndarray
-    target_reward: np.ndarray
-    target_policy: np.ndarray
-    policy_mask: np.ndarray
-    value_mask: np.ndarray
-    weights: np.ndarray
-    game_ids: np.ndarray
-    positions: np.ndarray
-    target_observations: np.ndarray | None = None
-    target_legal: np.ndarray | None = None
-    target_ends: np.ndarray | None = None
-    action_mask: np.ndarray | None = None
-    branch_action: np.ndarray | None = None
-    branch_legal: np.ndarray | None = None
-    branch_ends: np.ndarray | None = None
-    branch_mask: np.ndarray | None = None
 
 
 SYMMETRIES = ("none", "dihedral", "mirror")

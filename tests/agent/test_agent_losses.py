@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from agent.config import LossConfig, NetworkConfig
-from agent.losses import UnrollBatch, compute_losses, scale_gradient, unrolled_loss
+from agent.batch import UnrollBatch
+from agent.losses import compute_losses, scale_gradient, unrolled_loss
 from agent.networks import GameSpec, MuZeroNetwork
 
 SPEC = GameSpec((2, 3, 3), 9)
@@ -20,10 +21,13 @@ def _batch(n=6, seed=0, consistency=False):
     policy_targets = torch.randint(0, 9, (n, K + 1), generator=generator)
     target_policies = torch.nn.functional.one_hot(policy_targets, 9).float()
     target_values = torch.randint(-1, 2, (n, K + 1), generator=generator).float()
-    target_rewards = torch.randint(-1, 2, (n, K), generator=generator).float()
-    masks = torch.ones(n, K + 1)
+    # reward of the action into step k; index 0 is unused (no action leads into the first step)
+    target_rewards = torch.nn.functional.pad(torch.randint(-1, 2, (n, K), generator=generator).float(), (1, 0))
     target_observations = torch.rand(n, K, 2, 3, 3, generator=generator) if consistency else None
-    return UnrollBatch(observations, actions, target_policies, target_values, target_rewards, masks,
+    return UnrollBatch(observations=observations, actions=actions, target_value=target_values,
+                       target_reward=target_rewards, target_policy=target_policies,
+                       policy_mask=torch.ones(n, K + 1), value_mask=torch.ones(n, K + 1), weights=None,
+                       game_ids=torch.arange(n), positions=torch.zeros(n, dtype=torch.int64),
                        target_observations=target_observations), policy_targets
 
 
@@ -47,21 +51,21 @@ def test_tiny_network_overfits_a_handful_of_positions():
     with torch.no_grad():
         hidden, logits, value = net.initial(batch.observations)
         assert torch.equal(logits.argmax(1), policy_targets[:, 0])
-        assert torch.allclose(value, batch.target_values[:, 0], atol=0.2)
+        assert torch.allclose(value, batch.target_value[:, 0], atol=0.2)
         for step in range(K):
             hidden, reward, logits, value = net.recurrent(hidden, batch.actions[:, step])
             assert torch.equal(logits.argmax(1), policy_targets[:, step + 1])
-            assert torch.allclose(reward, batch.target_rewards[:, step], atol=0.5)  # nearest class
+            assert torch.allclose(reward, batch.target_reward[:, step + 1], atol=0.5)  # nearest class
 
 
 def test_masked_steps_and_zero_weights_contribute_nothing():
     torch.manual_seed(1)
     net = MuZeroNetwork(SPEC, NetworkConfig(channels=8))
     batch, _ = _batch()
-    masked = UnrollBatch(**{**batch.__dict__, "masks": torch.zeros_like(batch.masks)})
+    masked = batch.replace(value_mask=torch.zeros_like(batch.value_mask))
     parts = compute_losses(net, masked).parts
     assert parts["policy"] == 0 and parts["value"] == 0 and parts["reward"] == 0
-    weighted = UnrollBatch(**{**batch.__dict__, "weights": torch.zeros(batch.actions.shape[0])})
+    weighted = batch.replace(weights=torch.zeros(batch.actions.shape[0]))
     result = compute_losses(net, weighted)
     assert float(result.total.detach()) == 0
     assert result.value_errors.shape == (batch.actions.shape[0],)
@@ -105,7 +109,7 @@ def _with_action_labels(batch: UnrollBatch, seed: int = 0) -> UnrollBatch:
     legal = torch.rand(n, K + 1, 9, generator=generator) < 0.7
     ends = torch.randint(0, 4, (n, K + 1, 9), generator=generator)
     return dataclasses.replace(batch, target_legal=legal.float(), target_ends=torch.where(legal, ends, -1),
-                               action_masks=torch.ones(n, K + 1))
+                               action_mask=torch.ones(n, K + 1))
 
 
 def test_action_heads_learn_their_labels_at_every_unroll_step():
@@ -156,8 +160,8 @@ def test_unrolling_part_of_the_batch_trains_g_on_those_rows_only():
     half = dynamics_gradient(compute_losses(net, batch, LossConfig(unroll_fraction=0.5)).total)
     import dataclasses
     first_rows = dataclasses.replace(batch, **{name: getattr(batch, name)[:4] for name in
-                                               ("observations", "actions", "target_policies", "target_values",
-                                                "target_rewards", "masks")})
+                                               ("observations", "actions", "target_policy", "target_value",
+                                                "target_reward", "policy_mask", "value_mask")})
     # the first 4 rows unrolled alone, their mean loss weighted as 4 of 8 rows, times N / M = 2
     expected = dynamics_gradient(compute_losses(net, first_rows, LossConfig()).total)
     torch.testing.assert_close(half, expected, rtol=1e-4, atol=1e-6)
@@ -179,16 +183,16 @@ def test_branches_step_aside_and_train_the_heads_on_where_they_lead():
     n = batch.observations.shape[0]
     legal = torch.rand(n, K + 1, 9, generator=generator) < 0.6
     ends = torch.randint(0, 4, (n, K + 1, 9), generator=generator)
-    batch = dataclasses.replace(batch, branch_actions=torch.randint(0, 9, (n, K + 1), generator=generator),
+    batch = dataclasses.replace(batch, branch_action=torch.randint(0, 9, (n, K + 1), generator=generator),
                                 branch_legal=legal.float(), branch_ends=torch.where(legal, ends, -1),
-                                branch_masks=torch.ones(n, K + 1))
+                                branch_mask=torch.ones(n, K + 1))
     without = compute_losses(net, batch, LossConfig(branch_steps=0)).parts
-    assert without == compute_losses(net, dataclasses.replace(batch, branch_actions=None),
+    assert without == compute_losses(net, dataclasses.replace(batch, branch_action=None),
                                      LossConfig(branch_steps=3)).parts   # no branch data: nothing added
     one, all_steps = (compute_losses(net, batch, LossConfig(branch_steps=b)).parts for b in (1, K + 1))
     assert without["legal"] < one["legal"] < all_steps["legal"] and without["policy"] == one["policy"]
     net.zero_grad()
-    compute_losses(net, dataclasses.replace(batch, branch_masks=torch.zeros(n, K + 1)),
+    compute_losses(net, dataclasses.replace(batch, branch_mask=torch.zeros(n, K + 1)),
                    LossConfig(branch_steps=K + 1)).total.backward()
     masked = net.action_heads.fc2.weight.grad.clone()
     net.zero_grad()

@@ -190,9 +190,9 @@ def test_learner_trains_absorbing_states_past_the_end_to_zero(absorbing):
     learner = Learner(MuZeroNetwork(GAME, config.network), config, torch.device("cpu"))
     loss_batch = learner.to_loss_batch(batch)
     expected = [1, 1, 1, 1, 1, 1] if absorbing else [1, 1, 1, 0, 0, 0]
-    assert loss_batch.masks[0].tolist() == expected
-    assert loss_batch.target_values[0, 3:].abs().sum() == 0 and loss_batch.target_rewards[0, 2:].abs().sum() == 0
-    assert loss_batch.target_policies[0, 2:].abs().sum() == 0     # no policy target: zero loss
+    assert loss_batch.value_mask[0].tolist() == expected
+    assert loss_batch.target_value[0, 3:].abs().sum() == 0 and loss_batch.target_reward[0, 3:].abs().sum() == 0
+    assert loss_batch.target_policy[0, 2:].abs().sum() == 0     # no policy target: zero loss
 
 
 def test_target_observations_are_the_next_positions_and_move_with_the_symmetry():
