@@ -52,7 +52,8 @@ class KillRecord:
     problem: str
 
 
-def _children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (Linux /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -65,7 +66,8 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
@@ -112,7 +114,7 @@ def _kill_once(out: Path, resume: bool, moment: str, rng) -> tuple[float, bool, 
         # every session must get past its own first checkpoint write (or at least start) first
         if not _wait_for(lambda: (out / "checkpoints" / "latest.pt").exists(), process, 120, 0.05):
             return time.monotonic() - started, False, [], f"exited early: {process.stderr.read()[-300:]!r}"
-        actors = _children(process.pid)
+        actors = children_of(process.pid)
         time.sleep(float(rng.uniform(0.0, 4.0)))
         if moment != "random":  # then the next write (not a temporary an earlier kill left behind)
             folder, pattern = ((out / "checkpoints", ".*.tmp") if moment == "checkpoint-write"
@@ -164,9 +166,9 @@ def run(kills: int, out: Path, seed: int, show) -> list[KillRecord]:
         moment = MOMENTS[int(rng.integers(len(MOMENTS)))]
         seconds, caught, actors, problem = _kill_once(out, resume=index > 0, moment=moment, rng=rng)
         deadline = time.monotonic() + 20
-        while any(_alive(pid) for pid in actors) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in actors) and time.monotonic() < deadline:
             time.sleep(0.1)
-        orphans = sum(_alive(pid) for pid in actors)
+        orphans = sum(alive(pid) for pid in actors)
         stale = len(_temporaries(out))
         if not problem:
             step, positions, problem = _check(out, step, positions)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.kill_loop import alive, children_of
+
 REPO = Path(__file__).resolve().parents[2]
 # checkpoints every ~0.6 s so that a kill lands around checkpoint writes
 FAST = ["--game", "tictactoe", "--minutes", "3", "--sims", "2", "--quiet",
@@ -19,27 +21,6 @@ FAST = ["--game", "tictactoe", "--minutes", "3", "--sims", "2", "--quiet",
 def start(out):
     return subprocess.Popen([sys.executable, "-m", "scripts.ponder", "train", "--out", str(out), *FAST],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def children_of(pid):
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def wait_for_checkpoint(out, process, seconds=120):
