@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("agent.play", "play against the agent (or any player) in the terminal"),
     "arena": ("selfplay.arena", "play a seeded match between two players"),
     "ablate": ("selfplay.ablation", "measure how much search adds on top of the network"),
+    "tradeoff": ("selfplay.tradeoff_cli", "what a doubling of search is worth in training compute, from a run"),
     "engine": ("agent.engine", "answer positions on stdin with JSON moves on stdout"),
 }
 BENCHMARKS: dict[str, tuple[str, str]] = {
