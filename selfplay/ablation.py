@@ -39,6 +39,8 @@ DEFAULT_OPPONENTS = ("random", "heuristic", "alphabeta:4", "rollout-mcts:1000")
 DEFAULT_SHALLOW = 8
 DEFAULT_DEEP = 128
 DEFAULT_CHUNK = 10
+DEFAULT_GAMES = 40
+DEFAULT_ROOTS = "puct,gumbel"
 ANCHOR = "random"
 
 
@@ -152,14 +154,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sims", default=None,
                         help="simulation ladder, e.g. 0,1,2,4,8 (0 = policy-only; default "
                         + ",".join(map(str, DEFAULT_LADDER)) + "; tictactoe 0..64)")
-    parser.add_argument("--root", default="puct,gumbel",
+    parser.add_argument("--experiment", metavar="GAME/NAME",
+                        help="measure as the recipe's [benchmark] says (see `ponder experiments`): its opponents "
+                             "(with random, the anchor), games, roots, and the ladder policy-only, shallow and its "
+                             "simulations (the deep preset); flags given win")
+    parser.add_argument("--root", default=None,
                         help="root methods, comma-separated: puct, gumbel, and puct+rules or gumbel+rules "
                              "to search the real game instead of the learned model, with +solver to also "
                              "prove wins and losses from its ends (default puct,gumbel)")
     parser.add_argument("--opponents", default=None,
                         help="baseline PLAYERs (default " + ",".join(DEFAULT_OPPONENTS) + "; +perfect for tictactoe)")
-    parser.add_argument("--games", type=int, default=40,
-                        help="games per pairing: pairs from one random opening, colours swapped (default 40)")
+    parser.add_argument("--games", type=int, default=None,
+                        help=f"games per pairing: pairs from one random opening, colours swapped (default {DEFAULT_GAMES})")
     parser.add_argument("--opening-plies", type=int, default=None, metavar="N",
                         help="random plies that open each pair of games (default: the game's, 2; tictactoe 1)")
     parser.add_argument("--out", default="ablation", help="output folder (also the game cache; default ./ablation)")
@@ -699,7 +705,32 @@ def canonical_command(args: argparse.Namespace, sims: Sequence[int], roots: Sequ
     return shlex.join(parts)
 
 
+def apply_benchmark(args: argparse.Namespace) -> tuple[list[int], str | None]:
+    """Fill the flags left unset from ``--experiment``'s [benchmark] table (in place), and
+    return simulation counts the ladder must include and the recipe's game (None without one)."""
+    if args.experiment is None:
+        args.games = DEFAULT_GAMES if args.games is None else args.games
+        args.root = args.root or DEFAULT_ROOTS
+        return [], None
+    from selfplay.experiments import load_experiment
+
+    experiment = load_experiment(args.experiment)
+    bench = experiment.benchmark
+    if bench is None:
+        raise UsageError(f"experiment {args.experiment} has no [benchmark] table: give the flags instead")
+    args.games = bench.games if args.games is None else args.games
+    args.root = args.root or ",".join(bench.roots)
+    if args.opponents is None and bench.opponents:
+        args.opponents = ",".join(dict.fromkeys([ANCHOR, *bench.opponents]))   # ratings need the anchor
+    if args.deep is None:
+        args.deep = bench.sims
+    if args.sims is None:   # policy-only, shallow and the benchmark's budget: the short ladder it asks for
+        args.sims = ",".join(str(sims) for sims in sorted({0, args.shallow, bench.sims}))
+    return [bench.sims], experiment.config.game.name
+
+
 def run(args: argparse.Namespace) -> int:
+    required_sims, recipe_game = apply_benchmark(args)
     for name, value, low in (("--games", args.games, 1), ("--bootstrap", args.bootstrap, 0),
                              ("--fidelity-games", args.fidelity_games, 0), ("--chunk", args.chunk, 1),
                              ("--shallow", args.shallow, 0)):
@@ -713,8 +744,10 @@ def run(args: argparse.Namespace) -> int:
     explicit_sims = parse_sims_list(args.sims) if args.sims is not None else None
     explicit_opponents = parse_opponents(args.opponents) if args.opponents is not None else None
     game, checkpoints = load_checkpoints(args.checkpoint)
+    if recipe_game is not None and recipe_game != game.name:
+        raise UsageError(f"experiment {args.experiment} is a {recipe_game} recipe, but the checkpoints are {game.name}")
     defaults = GAME_DEFAULTS.get(game.name, GameDefaults())
-    sims = explicit_sims or defaults.sims
+    sims = explicit_sims or sorted({*defaults.sims, *required_sims})
     opponents = explicit_opponents or defaults.opponents
     deep = args.deep if args.deep is not None else defaults.deep
     if deep < 0:

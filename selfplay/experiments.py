@@ -9,8 +9,9 @@ keys as ``ponder train --config`` and ``--set``), it has
   network preset, `agent.config.NetworkConfig.for_game`);
 - ``[benchmark]`` (optional): how its agent is measured: ``opponents``, ``sims``, ``games``,
   ``roots`` and ``pons`` (the Connect Four solver sets), type-checked like the config.
-  `ponder experiments --json` shows it; no command runs it by itself yet (issue 24), so
-  `scripts/evaluate_connect_four.sh` spells the same measures out.
+  `ponder experiments --json` shows it and `ponder ablate --experiment <game>/<name>` runs
+  it (`selfplay.ablation.apply_benchmark`); the head-to-head against a reference agent and
+  the second seed are `scripts/evaluate_connect_four.sh`'s.
 
 Every game of `ponder games` has a ``base.toml``: it *is* the game's preset
 (`selfplay.config.preset`). A recipe's training budget and seed are its ``[trainer]``

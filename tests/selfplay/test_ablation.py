@@ -127,6 +127,35 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, extra, message)
     assert status == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--experiment", "connect_four/c4-p"], "is a connect_four recipe, but the checkpoints are tictactoe"),
+    (["--experiment", "tictactoe/base"], "has no [benchmark] table"),
+    (["--experiment", "tictactoe/nothing"], "nothing"),
+])
+def test_an_experiment_of_another_game_or_without_a_benchmark_is_exit_2(tmp_path, capsys, extra, message):
+    test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, extra, message)
+
+
+def test_the_experiments_benchmark_fills_the_flags_left_unset():
+    import argparse
+
+    from selfplay.ablation import add_arguments, apply_benchmark
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--checkpoint", "x.pt", "--experiment", "connect_four/c4-p"])
+    required, game = apply_benchmark(args)
+    assert game == "connect_four" and required == [200]
+    assert (args.games, args.root, args.deep, args.sims) == (140, "puct,puct+rules", 200, "0,8,200")
+    assert args.opponents == "random,alphabeta:4,rollout-mcts:1000"
+    given = parser.parse_args(["--checkpoint", "x.pt", "--experiment", "connect_four/c4-p", "--games", "6",
+                               "--root", "gumbel", "--sims", "0,4", "--opponents", "random"])
+    apply_benchmark(given)
+    assert (given.games, given.root, given.sims, given.opponents, given.deep) == (6, "gumbel", "0,4", "random", 200)
+    plain = parser.parse_args(["--checkpoint", "x.pt"])
+    assert apply_benchmark(plain) == ([], None) and (plain.games, plain.root) == (40, "puct,gumbel")
+
+
 def test_missing_checkpoint_and_mixed_games_exit_2(tmp_path, capsys):
     assert ponder(["ablate", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
     err = capsys.readouterr().err
