@@ -202,9 +202,10 @@ def make_design(game, checkpoints: Sequence[RunCheckpoint], sims: Sequence[int],
     for index, checkpoint in enumerate(checkpoints):
         info = checkpoint.info
         for count in sims:
+            spec = f"agent:{info.path}:{count}:{root if count else 'puct'}"
             agents[(index, count)] = PlayerConfig(
-                name=agent_name(info.label, count), kind="agent", spec=f"agent:{info.path}:{count}:{root if count else 'puct'}",
-                checkpoint=info.label, sims=count, root=root if count else "policy", digest=info.digest)
+                name=agent_name(info.label, count), kind="agent", spec=spec, checkpoint=info.label, sims=count,
+                root=root if count else "policy", digest=info.digest)
     anchor_players = tuple(PlayerConfig(name=spec, kind="baseline", spec=spec) for spec in anchors)
     last, deepest = len(checkpoints) - 1, sims[-1]
 

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"checkpoints to rate, spread over the run's wall-clock (at least {MIN_CHECKPOINTS}; "
                              f"default {DEFAULT_CHECKPOINTS})")
     parser.add_argument("--spacing", choices=SPACINGS, default="log",
-                        help="spread checkpoints at equal ratios (log, default) or equal minutes (linear) of wall-clock")
+                        help="spread checkpoints at equal ratios (log, default) or equal minutes (linear) "
+                             "of wall-clock")
     parser.add_argument("--train-axis", choices=sorted(TRAIN_AXES), default="seconds",
                         help="training compute for the plots and the fit: seconds (wall-clock, default), positions, "
                              "steps or evals (estimated network evaluations)")
@@ -59,16 +60,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop when this many games are played in all (default: 4 times the first round's, "
                              "or no limit with --minutes)")
     parser.add_argument("--minutes", type=float, default=0.0,
-                        help="stop playing after this many minutes, summed over resumes (default 0: no limit)")
+                        help="stop playing after this many minutes, summed over resumes; the first round always "
+                             "ends (default 0: no limit)")
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
-                        help=f"games per chunk: what a round adds to one pairing, the unit of caching (default {DEFAULT_CHUNK})")
+                        help=f"games per chunk: what a round adds to one pairing, the unit of caching "
+                             f"(default {DEFAULT_CHUNK})")
     parser.add_argument("--round-pairs", type=int, default=None,
                         help="pairings per adaptive round (default: 4 per worker, at least 16)")
     parser.add_argument("--opening-plies", type=int, default=None, metavar="N",
                         help="random plies that open each pair of games (default: the game's, 2; tictactoe 1)")
     parser.add_argument("--out", default="tradeoff", help="output folder (also the game cache; default ./tradeoff)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every match, schedule and bootstrap (default 0)")
-    parser.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates of the final fit (default 500)")
+    parser.add_argument("--bootstrap", type=int, default=500,
+                        help="bootstrap replicates of the final fit (default 500)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most 2)")
     parser.add_argument("--note", default="", help="a line for the report (e.g. what else the machine was doing)")
     parser.add_argument("--json", action="store_true", help="also print tradeoff.json on stdout")
@@ -83,7 +87,8 @@ def _rows_games(rows_by_chunk: dict) -> int:
 
 def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: float, minutes: float,
          round_pairs: int, seed: int, opening_plies: int, progress: bool = True) -> dict:
-    """Play the seed pairings' missing chunks, then adaptive rounds, caching every chunk.
+    """Play the seed pairings' missing chunks (whatever ``minutes`` says), then adaptive rounds
+    until ``max_games`` games or ``minutes`` of play, caching every chunk.
 
     ``max_games`` may be ``math.inf`` (then ``minutes`` bounds the play). Returns the game
     rows of the design's pairings (cached and new) and the bookkeeping.
@@ -129,8 +134,9 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
         append_jsonl(rounds_path, [{"round": state["rounds"], "seconds": round(now - last_mark, 3), "games": games}])
         last_mark = now
 
-    def run_round(jobs: list[dict], bar) -> bool:
-        """Play the jobs (longest first); False if the time budget ran out before they all ended."""
+    def run_round(jobs: list[dict], bar, budgeted: bool = True) -> bool:
+        """Play the jobs (longest first); False if the time budget ran out before they all ended
+        (never for the seed round: without it some players would have no rating at all)."""
         before = state["new"]
         jobs = sorted(jobs, key=_job_cost, reverse=True)
 
@@ -147,7 +153,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
         finished = True
         if workers == 1:
             for item in jobs:
-                if over_budget():
+                if budgeted and over_budget():
                     finished = False
                     break
                 collect(_run_job(item))
@@ -158,7 +164,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
                 state["pool"] = multiprocessing.get_context("spawn").Pool(workers)
             for result in state["pool"].imap_unordered(_run_job, jobs):
                 collect(result)
-                if over_budget():
+                if budgeted and over_budget():
                     finished = False
                     break
         mark_time(state["new"] - before)
@@ -172,6 +178,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
             if math.isfinite(budget) and budget > 0:
                 bar.add("time", "play time", int(math.ceil(budget)))
             while True:
+                budgeted = not seed_jobs
                 if seed_jobs:
                     jobs, seed_jobs = seed_jobs, []
                 else:
@@ -194,7 +201,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
                         if name in bar.tasks:
                             bar.progress.update(bar.tasks[name], description=f"{name}, round {state['rounds']}: "
                                                 f"widest ±{_widest_half_width(design, table):.0f} Elo")
-                if not run_round(jobs, bar):
+                if not run_round(jobs, bar, budgeted):
                     state["stopped_by"] = "minutes"
                     break
     finally:
@@ -313,7 +320,8 @@ def summarize(design, raw: dict, *, axis: str, bootstrap: int, seed: int, comman
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": _machine(), "note": note, "seed": seed, "root": design.root, "sims": list(design.sims),
         "anchors": [a.name for a in design.anchors], "spacing": spacing,
-        "train_axis": axis, "train_axis_label": axis_label, "search_axis_label": "network evaluations per move (sims + 1)",
+        "train_axis": axis, "train_axis_label": axis_label,
+        "search_axis_label": "network evaluations per move (sims + 1)",
         "checkpoints": [{"label": c.info.label, "step": c.info.step, "path": c.info.path, "sha256_16": c.info.digest,
                          "cost": c.cost} for c in design.checkpoints],
         "players": players,
@@ -366,7 +374,8 @@ def run(args: argparse.Namespace) -> int:
                              ("--checkpoints", args.checkpoints, MIN_CHECKPOINTS)):
         if value < low:
             raise UsageError(f"{name} must be at least {low}, not {value}")
-    for name, value in (("--max-games", args.max_games), ("--round-pairs", args.round_pairs), ("--workers", args.workers)):
+    for name, value in (("--max-games", args.max_games), ("--round-pairs", args.round_pairs),
+                        ("--workers", args.workers)):
         if value is not None and value < 1:
             raise UsageError(f"{name} must be at least 1, not {value}")
     if args.minutes < 0 or not math.isfinite(args.minutes):

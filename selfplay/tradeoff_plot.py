@@ -24,7 +24,9 @@ def _fold(value) -> str:
         return "n/a"
     if value >= 100:
         return f"{value:,.0f}"
-    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.2g}"
 
 
 def fold_text(estimate: dict) -> str:
@@ -68,8 +70,9 @@ def reading(entry: dict, results: dict) -> str:
     search = entry["elo_per_doubling_search"]
     span = f"{_train_text(results, entry['train_from'])} to {_train_text(results, entry['train_to'])}"
     if train.get("value") is None or train["value"] <= 0:
-        return (f"{entry['window']} ({span}): training bought no Elo here ({_elo_text(train)} per doubling), so "
-                f"no amount of it stands in for search, which gives {_elo_text(search)} Elo per doubling.")
+        verb = "lost Elo" if train.get("high") is not None and train["high"] < 0 else "bought no Elo"
+        return (f"{entry['window']} ({span}): training {verb} here ({_elo_text(train)} per doubling), so no "
+                f"amount of it stands in for search, which gives {_elo_text(search)} Elo per doubling.")
     fold = entry["train_fold_per_search_doubling"]
     unsure = train.get("low") is None or train["low"] <= 0
     tail = " (the training slope's interval reaches 0, so the upper end is open)" if unsure else ""
@@ -79,7 +82,8 @@ def reading(entry: dict, results: dict) -> str:
 
 def summary_lines(results: dict) -> list[str]:
     """The terminal answer: one line per window, then the precision."""
-    lines = [f"{results['game']}: {len(results['checkpoints'])} checkpoints x sims {','.join(map(str, results['sims']))} "
+    sims = ",".join(map(str, results["sims"]))
+    lines = [f"{results['game']}: {len(results['checkpoints'])} checkpoints x sims {sims} "
              f"({results['root']}), training axis: {results['train_axis_label']}"]
     lines += ["  " + reading(entry, results) for entry in results["exchange"]]
     precision, schedule = results["precision"], results["schedule"]
@@ -161,7 +165,8 @@ def plot_frontier(results: dict, path: Path) -> None:
     axes.set_ylabel("network evaluations per move (log scale)")
     title = f"{results['game']}: iso-Elo frontier, training against search"
     if overall is not None:
-        title += f"\nfit over the run: one doubling of search = {fold_text(overall['train_fold_per_search_doubling'])}-fold training"
+        fold = fold_text(overall["train_fold_per_search_doubling"])
+        title += f"\nfit over the run: one doubling of search = {fold}-fold training"
     axes.set_title(title, fontsize=9)
     if not lines:
         axes.text(0.5, 0.5, "no Elo level is crossed inside the run", transform=axes.transAxes, ha="center")
@@ -197,11 +202,14 @@ def render_markdown(results: dict) -> str:
              "|---|---|---|---|---|---|"]
     for entry in results["exchange"]:
         span = f"{_train_text(results, entry['train_from'])} - {_train_text(results, entry['train_to'])}"
-        doublings = entry["train_doublings_per_search_doubling"]
-        lines.append(f"| {entry['window']} ({span}) | {len(entry['checkpoints'])} | "
-                     f"{_elo_text(entry['elo_per_doubling_train'])} | {_elo_text(entry['elo_per_doubling_search'])} | "
-                     f"{_doublings_text(doublings)} doublings of training | "
-                     f"{fold_text(entry['train_fold_per_search_doubling'])} |")
+        train = entry["elo_per_doubling_train"]
+        if train.get("value") is None or train["value"] <= 0:
+            rate = "n/a: training gained no Elo here | n/a"
+        else:
+            rate = (f"{_doublings_text(entry['train_doublings_per_search_doubling'])} doublings of training | "
+                    f"{fold_text(entry['train_fold_per_search_doubling'])}")
+        lines.append(f"| {entry['window']} ({span}) | {len(entry['checkpoints'])} | {_elo_text(train)} | "
+                     f"{_elo_text(entry['elo_per_doubling_search'])} | {rate} |")
     lines += [""] + [f"* {reading(entry, results)}" for entry in results["exchange"]] + [""]
     lines += [f"![Elo against training]({ELO_PLOT})", "", f"![iso-Elo frontier]({FRONTIER_PLOT})", ""]
     lines += ["## Checkpoints and their training cost", "",
@@ -225,8 +233,9 @@ def render_markdown(results: dict) -> str:
                          else f"{player['elo']:.0f} [{player['low']:.0f}, {player['high']:.0f}]")
         lines.append(f"| {checkpoint['label']} | " + " | ".join(cells) + " |")
     anchors = [by_name[name] for name in results["anchors"]]
-    lines += ["", "Anchors: " + ", ".join(f"{a['name']} {_elo_text({'value': a['elo'], 'low': a['low'], 'high': a['high']})}"
-                                          for a in anchors) + ".", ""]
+    anchor_text = [f"{a['name']} {_elo_text({'value': a['elo'], 'low': a['low'], 'high': a['high']})}"
+                   for a in anchors]
+    lines += ["", "Anchors: " + ", ".join(anchor_text) + ".", ""]
     measured = {}
     for player in results["players"]:
         if player["kind"] == "agent" and player.get("measured_evals_per_move") is not None:
@@ -237,8 +246,9 @@ def render_markdown(results: dict) -> str:
         + ".", ""]
     lines += ["## Games and precision", "",
               f"{totals['games']} games over {schedule['pairs_played']} of {schedule['candidate_pairs']} candidate "
-              f"pairings ({per_pair.get('min')} to {per_pair.get('max')} games each, median {per_pair.get('median')}): "
-              f"{schedule['seed_games_per_pair']} for each of the {schedule['seed_pairs']} first pairings, then rounds of "
+              f"pairings ({per_pair.get('min')} to {per_pair.get('max')} games each, "
+              f"median {per_pair.get('median', 0):g}): {schedule['seed_games_per_pair']} for each of the "
+              f"{schedule['seed_pairs']} first pairings, then rounds of "
               f"{schedule['chunk']} games where the widest intervals shrink most; stopped by {schedule['stopped_by']}. "
               f"Agents' 95% half-widths: median ±{precision['agent_half_width_median']} Elo, widest "
               f"±{precision['agent_half_width_max']}. Play took {totals['play_seconds_all_sessions'] / 60:.1f} min "

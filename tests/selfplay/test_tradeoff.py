@@ -95,7 +95,19 @@ def test_end_to_end_outputs_and_the_cache(tiny_run, tmp_path, capsys):
     assert ponder(argv + ["--max-games", "130", "--json"]) == 0
     more = json.loads(capsys.readouterr().out)
     assert more["totals"]["cached_games"] == totals["games"]
-    assert 130 <= more["totals"]["games"] < 130 + 2 and more["totals"]["new_games"] == more["totals"]["games"] - totals["games"]
+    assert 130 <= more["totals"]["games"] < 130 + 2
+    assert more["totals"]["new_games"] == more["totals"]["games"] - totals["games"]
+
+
+def test_a_time_budget_still_plays_the_whole_first_round(tiny_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert ponder(["tradeoff", "--run", str(tiny_run), "--out", str(out), *QUICK, "--minutes", "0.0001",
+                   "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["schedule"]["stopped_by"] == "minutes" and results["schedule"]["max_games"] is None
+    assert results["totals"]["games"] == 2 * results["schedule"]["seed_pairs"]
+    assert all(player["elo"] is not None for player in results["players"])
+    assert "--minutes 0.0001" in results["command"] and "--max-games" not in results["command"]
 
 
 def _fake_checkpoint(path, game_name, step, channels=8):
