@@ -37,7 +37,8 @@ from envs.errors import UsageError
 from selfplay.config import RunConfig, write_toml
 from selfplay.progress import ProgressLine, log_evaluation, run_parts
 from selfplay.throttle import RatioThrottle
-from selfplay.trainer import RunPaths, TrainSummary, _InterruptFlag, save_run_checkpoint
+from selfplay.run_folder import InterruptFlag, RunBook, RunPaths, resume_checkpoint, save_run_checkpoint
+from selfplay.trainer import TrainSummary
 
 DRAIN_SECONDS = 30.0
 
@@ -220,27 +221,9 @@ class RayTrainer:
         self.game = get_game(self.config.game.name, **self.config.game.options)
         torch.manual_seed(self.config.trainer.seed)
         self.network = MuZeroNetwork(self.game, self.config.network)   # CPU copy: evaluation, checkpoints
-        self.checkpoint = None
-        self.session = 0
-        self.elapsed_before = 0.0
-        self.games_total = 0
-        if self.resume:
-            self.paths.remove_stale_temporaries()
-        if not (self.resume and self.paths.latest.exists()):
-            return
-        from agent.checkpoint import load_checkpoint
-
-        checkpoint = load_checkpoint(self.paths.latest, expect_game=self.game)
-        try:
-            self.network.load_state_dict(checkpoint.model)
-        except RuntimeError as error:
-            raise UsageError(f"{self.paths.latest}: the network in config.toml does not match the "
-                             f"checkpoint ({str(error).splitlines()[0]})") from None
-        self.checkpoint = checkpoint
-        extra = checkpoint.extra
-        self.session = int(extra.get("session", 0)) + 1
-        self.elapsed_before = float(extra.get("elapsed_seconds", 0.0))
-        self.games_total = int(extra.get("games_total", 0))
+        self.checkpoint = resume_checkpoint(self.paths, self.game, self.network) if self.resume else None
+        book = RunBook.after(self.checkpoint.extra) if self.checkpoint is not None else RunBook()
+        self.book, self.session, self.games_total = book, book.session, book.games_total
 
     def _save_checkpoint(self, ray, elapsed: float) -> Path:
         import torch
@@ -248,16 +231,11 @@ class RayTrainer:
         state = ray.get(self.learner.checkpoint_state.remote())
         self.network.load_state_dict(state["model"])
         counters = ray.get(self.replay.counters.remote())
-        extra = {
-            "samples_trained": state["samples_trained"],
-            "session": self.session,
-            "elapsed_seconds": self.elapsed_before + elapsed,
-            "games_total": self.games_total,
-            "replay_positions_added": counters["positions_added"],
-            NUMPY_RNG_EXTRA: json.dumps(ray.get(self.replay.rng_state.remote())),
-            TORCH_RNG_EXTRA: state["torch_rng"] if isinstance(state["torch_rng"], torch.Tensor) else torch.get_rng_state(),
-            "backend": "ray",
-        }
+        torch_rng = state["torch_rng"] if isinstance(state["torch_rng"], torch.Tensor) else torch.get_rng_state()
+        extra = self.book.extra(elapsed=elapsed, games_total=self.games_total, samples_trained=state["samples_trained"],
+                                positions_added=counters["positions_added"],
+                                numpy_rng=json.dumps(ray.get(self.replay.rng_state.remote())), torch_rng=torch_rng,
+                                backend="ray")
         learner_view = _LearnerView(self.network, state["step"], state["optimizer"])
         replay_view = _ReplayView(ray, self.replay)
         return save_run_checkpoint(self.paths, learner_view, replay_view, self.game, self.config, extra,
@@ -284,7 +262,7 @@ class RayTrainer:
         ray = self._connect()
         config, trainer = self.config, self.config.trainer
         torch.set_num_threads(1)          # the driver only evaluates and writes files
-        interrupted = _InterruptFlag()
+        interrupted = InterruptFlag()
         self.paths.checkpoints.mkdir(parents=True, exist_ok=True)
         write_toml(config, self.paths.config)
         from torch.utils.tensorboard import SummaryWriter

@@ -35,53 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from agent.checkpoint import NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA
-from envs.errors import UsageError
-from selfplay.config import RunConfig, to_dict, write_toml
+from selfplay.config import RunConfig, write_toml
 from selfplay.progress import ProgressLine, log_evaluation, run_parts
 from selfplay.replay import GameHistory, Replay
+from selfplay.run_folder import InterruptFlag, RunBook, RunPaths, resume_checkpoint, save_run_checkpoint
 from selfplay.throttle import RatioThrottle
 
-CHECKPOINTS = "checkpoints"
-LATEST = "latest.pt"
 GAME_QUEUE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """The files and folders of one run folder."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.toml"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / CHECKPOINTS
-
-    @property
-    def latest(self) -> Path:
-        return self.root / CHECKPOINTS / LATEST
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tb"
-
-    @property
-    def replay(self) -> Path:
-        return self.root / "replay"
-
-    def remove_stale_temporaries(self) -> int:
-        """Delete the half-written files a killed writer left (checkpoint and replay temporaries).
-
-        Writes go to a temporary file renamed over the target, so a process killed mid-write
-        leaves its temporary behind; without this, every kill would leak one checkpoint's
-        worth of disk. Called before a resumed session writes anything; returns the count."""
-        stale = [*self.checkpoints.glob(".*.tmp"), *self.replay.glob("*.tmp")]
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return len(stale)
 
 
 @dataclass(frozen=True)
@@ -185,23 +145,6 @@ def _actor_main(actor_id: int, config: RunConfig, weights: dict, seed_words: lis
 
 # ----------------------------------------------------------------------------- checkpoints
 
-def save_run_checkpoint(paths: RunPaths, learner, replay: Replay, game, config: RunConfig,
-                        extra: dict, keep: int) -> Path:
-    """Replay first, then ``step_N.pt`` and ``latest.pt`` (atomic); prune old step files."""
-    from agent.checkpoint import make_payload, save_checkpoint
-
-    replay.save(paths.replay)
-    payload = make_payload(learner.network, game, config=to_dict(config), step=learner.step,
-                           optimizer_state=learner.optimizer_state(), extra=extra)
-    save_checkpoint(paths.checkpoints / f"step_{learner.step}.pt", payload)
-    save_checkpoint(paths.latest, payload)
-    steps = sorted((int(p.stem.split("_", 1)[1]), p) for p in paths.checkpoints.glob("step_*.pt")
-                   if p.stem.split("_", 1)[1].isdigit())
-    for _, old in steps[:-max(1, keep)]:
-        old.unlink(missing_ok=True)
-    return paths.latest
-
-
 # ----------------------------------------------------------------------------- the trainer
 
 class LocalTrainer:
@@ -232,51 +175,35 @@ class LocalTrainer:
         self.replay = Replay.from_config(config)
         self.throttle = RatioThrottle.from_config(config)
         self.agent = Agent(self.learner.network, self.game, device=str(self.device))
-        self.session = 0
-        self.elapsed_before = 0.0
-        self.games_total = 0
+        self.book = RunBook()
         if self.resume:
-            self.paths.remove_stale_temporaries()
-        if self.resume and self.paths.latest.exists():
             self._restore(torch)
-        elif self.resume:
-            self.replay.load(self.paths.replay)
+        self.session = self.book.session
+        self.games_total = self.book.games_total
 
     def _restore(self, torch) -> None:
-        from agent.checkpoint import load_checkpoint
-
-        checkpoint = load_checkpoint(self.paths.latest, expect_game=self.game)
-        try:
-            self.learner.network.load_state_dict(checkpoint.model)
-        except RuntimeError as error:
-            raise UsageError(f"{self.paths.latest}: the network in config.toml does not match the "
-                             f"checkpoint ({str(error).splitlines()[0]})") from None
-        if checkpoint.optimizer:
-            self.learner.load_optimizer_state(checkpoint.optimizer)
-        self.learner.step = checkpoint.step
-        extra = checkpoint.extra
-        self.learner.samples_trained = int(extra.get("samples_trained", 0))
-        self.session = int(extra.get("session", 0)) + 1
-        self.elapsed_before = float(extra.get("elapsed_seconds", 0.0))
-        self.games_total = int(extra.get("games_total", 0))
-        if NUMPY_RNG_EXTRA in extra:
-            self.rng.bit_generator.state = json.loads(extra[NUMPY_RNG_EXTRA])
-        if TORCH_RNG_EXTRA in extra:
-            torch.set_rng_state(extra[TORCH_RNG_EXTRA])
+        """Weights, optimizer, counters, random streams and replay of the run in ``--out``."""
+        checkpoint = resume_checkpoint(self.paths, self.game, self.learner.network)
+        if checkpoint is not None:
+            if checkpoint.optimizer:
+                self.learner.load_optimizer_state(checkpoint.optimizer)
+            self.learner.step = checkpoint.step
+            extra = checkpoint.extra
+            self.learner.samples_trained = int(extra.get("samples_trained", 0))
+            self.book = RunBook.after(extra)
+            if NUMPY_RNG_EXTRA in extra:
+                self.rng.bit_generator.state = json.loads(extra[NUMPY_RNG_EXTRA])
+            if TORCH_RNG_EXTRA in extra:
+                torch.set_rng_state(extra[TORCH_RNG_EXTRA])
         self.replay.load(self.paths.replay)
 
     def _extra(self, elapsed: float) -> dict:
         import torch
 
-        return {
-            "samples_trained": self.learner.samples_trained,
-            "session": self.session,
-            "elapsed_seconds": self.elapsed_before + elapsed,
-            "games_total": self.games_total,
-            "replay_positions_added": self.replay.positions_added,
-            NUMPY_RNG_EXTRA: json.dumps(self.rng.bit_generator.state),
-            TORCH_RNG_EXTRA: torch.get_rng_state(),
-        }
+        return self.book.extra(elapsed=elapsed, games_total=self.games_total,
+                               samples_trained=self.learner.samples_trained,
+                               positions_added=self.replay.positions_added,
+                               numpy_rng=json.dumps(self.rng.bit_generator.state), torch_rng=torch.get_rng_state())
 
     def _start_actors(self):
         context = mp.get_context("spawn")
@@ -386,7 +313,7 @@ class LocalTrainer:
         stopped_by = "steps"
         batch_size = config.learner.batch_size
         search_quiet = dataclasses.replace(config.search, dirichlet_fraction=0.0, gumbel_noise=False)
-        interrupted = _InterruptFlag()
+        interrupted = InterruptFlag()
         self.processes = []
         try:
             interrupted.install()
@@ -467,31 +394,6 @@ class LocalTrainer:
         from selfplay.evaluation import evaluate_run
 
         return evaluate_run(self.game, self.learner.network, self.agent, self.config, self.learner.step, self.device)
-
-
-class _InterruptFlag:
-    """Turns SIGINT/SIGTERM into a flag the loop checks, so the stop is always clean."""
-
-    def __init__(self) -> None:
-        self.flag = False
-        self._previous: dict = {}
-
-    def _handle(self, signum, frame) -> None:
-        if self.flag:   # a second Ctrl-C: stop waiting politely
-            raise KeyboardInterrupt
-        self.flag = True
-
-    def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:   # not the main thread (e.g. inside a test runner thread)
-                pass
-
-    def uninstall(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
 
 
 class _Monitor:
