@@ -7,7 +7,8 @@ keys as ``ponder train --config`` and ``--set``), it has
 - ``[experiment]``: ``description``, and ``inherits`` (another recipe of the same game,
   ``base`` when absent; ``base.toml`` itself starts from the shared defaults and the game's
   network preset, `agent.config.NetworkConfig.for_game`);
-- ``[benchmark]`` (optional): how its agent is measured: ``opponents``, ``sims``, ``games``,
+- ``[benchmark]`` (optional; inherited from the nearest ancestor that has one): how its
+  agent is measured: ``opponents``, ``sims``, ``games``,
   ``roots`` and ``pons`` (the Connect Four solver sets), type-checked like the config.
   `ponder experiments --json` shows it and `ponder ablate --experiment <game>/<name>` runs
   it (`selfplay.ablation.apply_benchmark`); the head-to-head against a reference agent and
@@ -78,6 +79,21 @@ def _benchmark(name: str, table: Any) -> Benchmark:
                         for key, value in table.items()})
 
 
+def inherited_benchmark(name: str, data: dict) -> Benchmark | None:
+    """The recipe's [benchmark], or its nearest ancestor's: a recipe that changes how an
+    agent trains is measured as the one it inherits from, unless it says otherwise."""
+    from selfplay.config import read_recipe, recipe_parent
+
+    seen = {name}
+    while "benchmark" not in data:
+        parent = recipe_parent(name, data)
+        if parent is None or parent in seen:
+            return None
+        name, data = parent, read_recipe(parent)
+        seen.add(name)
+    return _benchmark(name, data["benchmark"])
+
+
 def load_experiment(name: str) -> Experiment:
     """The resolved recipe ``<game>/<name>``; UsageError (one line) if unknown or malformed."""
     from selfplay.config import read_recipe, recipe_config, recipe_parent
@@ -88,6 +104,6 @@ def load_experiment(name: str) -> Experiment:
     unknown = sorted(set(meta) - {"description", "inherits"})
     if unknown:
         raise UsageError(f"experiment {name}: unknown [experiment] key {unknown[0]!r} (known: description, inherits)")
-    benchmark = _benchmark(name, data["benchmark"]) if "benchmark" in data else None
+    benchmark = inherited_benchmark(name, data)
     return Experiment(name=name, description=str(meta.get("description", "")), config=recipe_config(name),
                       benchmark=benchmark, inherits=parent)

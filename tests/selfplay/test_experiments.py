@@ -75,6 +75,17 @@ def test_a_bad_recipe_is_one_line(tmp_path, monkeypatch, files, name, message):
     assert "\n" not in str(error.value)
 
 
+def test_a_recipe_without_a_benchmark_is_measured_as_its_nearest_ancestor(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_config, "recipes_folder", _recipes(tmp_path, {
+        "tictactoe/base": "", "tictactoe/a": "[benchmark]\nsims = 32\nopponents = ['perfect']\n",
+        "tictactoe/b": "[experiment]\ninherits = 'a'\n", "tictactoe/c": "[experiment]\ninherits = 'b'\n",
+        "tictactoe/d": "[experiment]\ninherits = 'c'\n[benchmark]\nsims = 8\n"}))
+    assert load_experiment("tictactoe/base").benchmark is None
+    assert load_experiment("tictactoe/c").benchmark == load_experiment("tictactoe/a").benchmark
+    assert load_experiment("tictactoe/c").benchmark.sims == 32
+    assert load_experiment("tictactoe/d").benchmark.sims == 8 and load_experiment("tictactoe/d").benchmark.opponents == ()
+
+
 def test_train_starts_from_the_recipe_and_flags_apply_on_top(tmp_path):
     from selfplay.train_cli import add_arguments, resolve_config
 
