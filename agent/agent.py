@@ -251,10 +251,15 @@ def training_end_positive_weight(run_config: dict) -> float:
 def checkpoint_play_root(extra: dict) -> str | None:
     """The root a checkpoint says it plays with by default (``extra["play_root"]``), or None
     when it names none or a malformed one (a checkpoint is data: no failing load for it)."""
-    from agent.player import PLAY_ROOT_EXTRA, ROOTS, split_reuse
+    from agent.player import PLAY_ROOT_EXTRA
+    from agent.roots import Root
+    from envs.errors import UsageError
 
     value = extra.get(PLAY_ROOT_EXTRA) if isinstance(extra, dict) else None
-    return value if isinstance(value, str) and split_reuse(value)[0] in ROOTS else None
+    try:
+        return str(Root.parse(value))
+    except UsageError:
+        return None
 
 
 def training_search_model(run_config: dict) -> str:

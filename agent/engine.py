@@ -13,7 +13,8 @@ import json
 import sys
 from typing import IO
 
-from agent.player import ROOTS, agent_default_root
+from agent.player import agent_default_root
+from agent.roots import ROOTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,8 @@ from typing import IO, Callable, Protocol
 
 from agent.board_view import Analysis, BoardView, MoveShare, Score, agent_move_lines, help_text, hint_lines, \
     score_line, wants_color
-from agent.player import AGENT_PREFIX, ROOTS, check_searchable, agent_default_root, parse_agent_spec
+from agent.player import AGENT_PREFIX, check_searchable, agent_default_root, parse_agent_spec
+from agent.roots import ROOTS
 from envs.errors import UsageError
 from mcts.config import DRAW, LOSS, WIN
 

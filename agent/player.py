@@ -9,31 +9,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from agent.roots import Root
 from envs.errors import UsageError
 from mcts import SearchConfig
 
 AGENT_PREFIX = "agent:"
-# "+rules": search the real game; "+solver": also prove wins and losses from its ends (MCTS-Solver)
-ROOTS = ("puct", "gumbel", "puct+rules", "gumbel+rules", "puct+rules+solver", "gumbel+rules+solver")
 DEFAULT_SIMS = 50
-# appended to a pUCT root (`puct+rules+reuse`): keep the search tree between the agent's
-# moves (`agent.reuse`); each move still runs SIMS new simulations on top of the kept subtree
-REUSE = "+reuse"
-
-
-def split_reuse(root: str) -> tuple[str, bool]:
-    """``puct+rules+reuse`` -> (``puct+rules``, True); a root without the suffix -> (root, False)."""
-    return (root[:-len(REUSE)], True) if root.endswith(REUSE) else (root, False)
-
-
-def check_root(root: str, spec: str) -> None:
-    """UsageError (one line) unless ``root`` is one of ROOTS, optionally a pUCT one with +reuse."""
-    base, reuse = split_reuse(root)
-    if base not in ROOTS:
-        raise UsageError(f"{spec!r}: ROOT must be one of {', '.join(ROOTS)} (a puct one may end in {REUSE}), "
-                         f"got {root!r}")
-    if reuse and not base.startswith("puct"):
-        raise UsageError(f"{spec!r}: {REUSE} keeps pUCT trees only (Gumbel starts each move from a fresh root)")
 
 
 # checkpoint extra naming the root an exported agent plays with by default (`default_root`)
@@ -67,13 +48,12 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
     parts = spec[len(AGENT_PREFIX):].split(":")
     root, sims = None, DEFAULT_SIMS
     if len(parts) >= 3 and not parts[-1].isdigit():
-        root = parts.pop()
-        check_root(root, spec)
+        root = str(Root.parse(parts.pop(), spec))
         if not parts[-1].isdigit():
             raise UsageError(f"{spec!r}: SIMS must be a whole number, got {parts[-1]!r}")
     if len(parts) >= 2 and parts[-1].isdigit():
         sims = int(parts.pop())
-    elif len(parts) >= 2 and split_reuse(parts[-1])[0] in ROOTS:
+    elif len(parts) >= 2 and _is_root(parts[-1]):
         raise UsageError(f"{spec!r}: write agent:PATH:SIMS:ROOT (SIMS before ROOT)")
     path = ":".join(parts)   # a path may itself hold colons
     if not path:
@@ -81,35 +61,33 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
     return path, sims, root
 
 
-def split_root(root: str) -> tuple[str, str]:
-    """``puct`` -> (puct, learned); ``gumbel+rules(+solver)`` -> (gumbel, rules): the root
-    selection and what the simulations step through (`SearchConfig.model`)."""
-    method, _, rest = root.partition("+")
-    return method, rest.partition("+")[0] or "learned"
+def _is_root(text: str) -> bool:
+    try:
+        Root.parse(text)
+    except UsageError:
+        return False
+    return True
 
 
-def uses_solver(root: str) -> bool:
-    """Whether ``root`` (one of ROOTS) proves results from the game's ends (`SearchConfig.solver`)."""
-    return root.endswith("+solver")
-
-
-def check_searchable(agent, sims: int, root: str) -> None:
+def check_searchable(agent, sims: int, root: str | Root) -> None:
     """UsageError (one line) when ``root`` would search through a learned model that the
     agent's run never trained (``Agent.learned_model_trained``); policy-only (0 sims) is fine."""
-    if sims > 0 and split_root(root)[1] == "learned" and not getattr(agent, "learned_model_trained", True):
+    root = Root.parse(root)
+    if sims > 0 and root.model == "learned" and not getattr(agent, "learned_model_trained", True):
         source = getattr(agent, "checkpoint_path", None) or "this agent"
         raise UsageError(f"{source} was trained without an unroll (loss.unroll_steps=0), so its learned model "
-                         f"is untrained: search it over the rules ({root.partition('+')[0]}+rules)")
+                         f"is untrained: search it over the rules ({root.over_rules})")
 
 
-def evaluation_search(sims: int, root: str, discount: float = 1.0) -> SearchConfig | int:
+def evaluation_search(sims: int, root: str | Root, discount: float = 1.0) -> SearchConfig | int:
     """The deterministic search of an evaluation player (0 stays policy-only), backing up
-    with the discount the agent's values were trained with. ``root`` is one of ROOTS."""
+    with the discount the agent's values were trained with (tree reuse is the player's
+    session, not the search's: `AgentPlayer`)."""
     if sims == 0:
         return 0
-    method, model = split_root(root)
-    return SearchConfig(num_simulations=sims, root=method, gumbel_noise=False, dirichlet_fraction=0.0,
-                        discount=discount, model=model, solver=uses_solver(root))
+    root = Root.parse(root)
+    return SearchConfig(num_simulations=sims, root=root.selection, gumbel_noise=False, dirichlet_fraction=0.0,
+                        discount=discount, model=root.model, solver=root.solver)
 
 
 class AgentPlayer:
@@ -118,18 +96,16 @@ class AgentPlayer:
     def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str | None = None, name: str | None = None) -> None:
         if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
             raise UsageError(f"agent simulations must be a whole number >= 0, got {sims!r}")
-        root = root or agent_default_root(agent)
-        check_root(root, "agent root")
-        base_root, reuse = split_reuse(root)
-        check_searchable(agent, sims, base_root)
+        parsed = Root.parse(root or agent_default_root(agent), "agent root")
+        check_searchable(agent, sims, parsed)
         self.agent = agent
         self.sims = sims
-        self.root = root
-        self.search = evaluation_search(sims, base_root, agent.discount)
+        self.root = str(parsed)
+        self.search = evaluation_search(sims, parsed, agent.discount)
         # with +reuse, one session follows every game this player is handed (`agent.reuse`)
-        self.session = agent.new_session() if reuse and sims > 0 else None
+        self.session = agent.new_session() if parsed.reuse and sims > 0 else None
         source = getattr(agent, "checkpoint_path", None) or "network"
-        self.name = name or f"agent:{source}:{sims}:{root}"
+        self.name = name or f"agent:{source}:{sims}:{self.root}"
         self._network_evals = 0
         self._seconds = 0.0
         self._moves = 0

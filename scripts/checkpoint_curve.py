@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.player import ROOTS, default_root
+from agent.player import default_root
+from agent.roots import ROOTS
 
 
 @dataclass(frozen=True)

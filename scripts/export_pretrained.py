@@ -30,13 +30,14 @@ def main() -> int:
 
     from agent.checkpoint import (PRETRAINED_DIR, RESUME_ONLY_EXTRAS, CheckpointError, load_checkpoint, make_payload,
                                   save_checkpoint)
-    from agent.player import PLAY_ROOT_EXTRA, check_root
+    from agent.player import PLAY_ROOT_EXTRA
+    from agent.roots import Root
     from envs import get_game
     from envs.errors import UsageError
 
     if args.play_root is not None:
         try:
-            check_root(args.play_root, "--play-root")
+            args.play_root = str(Root.parse(args.play_root, "--play-root"))
         except UsageError as error:
             print(f"export_pretrained: {error}", file=sys.stderr)
             return 2

@@ -24,14 +24,13 @@ import hashlib
 import json
 import os
 import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from agent.player import ROOTS as ROOT_METHODS   # puct, gumbel, and each over the real rules (+rules)
-from agent.player import split_root
+from agent.roots import ROOTS as ROOT_METHODS   # puct, gumbel, and each over the real rules (+rules)
+from agent.roots import Root
 from envs.errors import UsageError
 
 DEFAULT_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -286,10 +285,9 @@ def learned_against_rules(players: Sequence[PlayerConfig]) -> list[tuple[PlayerC
     by_key = {(p.checkpoint, p.root, p.sims): p for p in players if p.kind == "agent" and p.sims > 0}
     pairs = []
     for (checkpoint, root, sims), player in by_key.items():
-        if split_root(root)[1] != "learned":
+        if Root.parse(root).model != "learned":
             continue
-        method, _, rest = root.partition("+")
-        over_rules = by_key.get((checkpoint, "+".join([method, "rules", *filter(None, [rest])]), sims))
+        over_rules = by_key.get((checkpoint, str(Root.parse(root).over_rules), sims))
         if over_rules is not None:
             pairs.append((player, over_rules))
     return pairs
@@ -753,7 +751,7 @@ def run(args: argparse.Namespace) -> int:
     if deep < 0:
         raise UsageError(f"--deep must be at least 0, not {deep}")
     untrained = [info.path for info in checkpoints if not info.learned_model_trained]
-    if untrained and any(split_root(root)[1] == "learned" for root in roots):
+    if untrained and any(Root.parse(root).model == "learned" for root in roots):
         raise UsageError(f"{untrained[0]} was trained without an unroll (loss.unroll_steps=0), so its learned "
                          f"model is untrained: give --root over the rules only, e.g. puct+rules,gumbel+rules")
     from selfplay.players import validate_player_spec

@@ -392,12 +392,13 @@ def run(args: argparse.Namespace) -> int:
     sims = explicit_sims or defaults.sims
     anchors = explicit_anchors or defaults.anchors
     from agent.agent import training_search_model
-    from agent.player import ROOTS, default_root, split_root
+    from agent.player import default_root
+    from agent.roots import ROOTS, Root
 
     root = args.root or default_root(training_search_model(config))
     if root not in ROOTS:
         raise UsageError(f"--root must be one of {', '.join(ROOTS)}, not {root!r}")
-    if split_root(root)[1] == "learned" and not all(c.info.learned_model_trained for c in all_checkpoints):
+    if Root.parse(root).model == "learned" and not all(c.info.learned_model_trained for c in all_checkpoints):
         raise UsageError(f"{args.run} was trained without an unroll (loss.unroll_steps=0), so its learned model is "
                          f"untrained: give --root over the rules, e.g. puct+rules")
     from selfplay.players import validate_player_spec

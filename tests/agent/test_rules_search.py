@@ -8,7 +8,8 @@ import envs
 from agent.agent import Agent, training_search_model
 from agent.checkpoint import make_payload, save_checkpoint
 from agent.networks import build_network
-from agent.player import AgentPlayer, evaluation_search, parse_agent_spec, split_root
+from agent.player import AgentPlayer, evaluation_search, parse_agent_spec
+from agent.roots import Root
 from envs.errors import UsageError
 from mcts import ReferenceTree, SearchConfig
 from selfplay.ablation import parse_roots
@@ -77,7 +78,7 @@ def test_rules_search_is_the_same_with_the_compiled_and_the_reference_tree():
 
 
 def test_the_rules_suffix_names_a_rules_search_everywhere():
-    assert split_root("puct") == ("puct", "learned") and split_root("gumbel+rules") == ("gumbel", "rules")
+    assert Root.parse("puct") == Root("puct", "learned") and Root.parse("gumbel+rules") == Root("gumbel", "rules")
     search = evaluation_search(200, "puct+rules", 0.98)
     assert (search.root, search.model, search.discount) == ("puct", "rules", 0.98)
     assert parse_agent_spec("agent:run/ckpt.pt:200:gumbel+rules") == ("run/ckpt.pt", 200, "gumbel+rules")
@@ -139,7 +140,7 @@ def test_without_the_solver_nothing_is_proven():
 
 
 def test_the_solver_suffix_names_a_proving_search():
-    assert split_root("puct+rules+solver") == ("puct", "rules")
+    assert Root.parse("puct+rules+solver") == Root("puct", "rules", solver=True)
     assert evaluation_search(200, "puct+rules+solver").solver
     assert not evaluation_search(200, "puct+rules").solver
     assert parse_agent_spec("agent:x.pt:200:gumbel+rules+solver") == ("x.pt", 200, "gumbel+rules+solver")
