@@ -186,7 +186,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --- planning ----------------------------------------------------------------------------------------
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -216,7 +216,7 @@ def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, .
     labels = [f"step_{checkpoint.step}" for _, checkpoint in loaded]
     if len(set(labels)) < len(labels):
         labels = [f"c{index}_step_{checkpoint.step}" for index, (_, checkpoint) in enumerate(loaded)]
-    infos = tuple(CheckpointInfo(label=label, path=str(file), step=int(checkpoint.step), digest=_file_digest(file),
+    infos = tuple(CheckpointInfo(label=label, path=str(file), step=int(checkpoint.step), digest=file_digest(file),
                                  learned_model_trained=trains_learned_model(checkpoint.config))
                   for label, (file, checkpoint) in zip(labels, loaded))
     if len({info.digest for info in infos}) < len(infos):
@@ -224,7 +224,7 @@ def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, .
     return game, infos
 
 
-def _match_key(game_name: str, seed: int, chunk: int, a: PlayerConfig, b: PlayerConfig, opening_plies: int) -> str:
+def match_key(game_name: str, seed: int, chunk: int, a: PlayerConfig, b: PlayerConfig, opening_plies: int) -> str:
     fields = [game_name, seed, chunk, a.spec, a.digest, b.spec, b.digest]
     text = json.dumps(fields + [opening_plies] if opening_plies else fields)   # games from the empty board keep their keys
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -268,7 +268,7 @@ def make_plan(game, checkpoints: Sequence[CheckpointInfo], sims: Sequence[int], 
         if (a.name, b.name) in seen or (b.name, a.name) in seen:
             continue
         seen.add((a.name, b.name))
-        matches.append(MatchPlan(a=a, b=b, games=games, key=_match_key(game.name, seed, chunk, a, b, opening_plies)))
+        matches.append(MatchPlan(a=a, b=b, games=games, key=match_key(game.name, seed, chunk, a, b, opening_plies)))
     return AblationPlan(
         game_name=game.name, game_options=dict(game.options), checkpoints=tuple(checkpoints), sims=tuple(sims),
         roots=tuple(roots), players=tuple(players + baselines), matches=tuple(matches),
@@ -383,7 +383,7 @@ def _network_evals(player) -> int:
         return 0
 
 
-def _run_job(job: dict) -> dict:
+def run_job(job: dict) -> dict:
     """Worker entry: play one chunk of games, or measure one accuracy or fidelity item."""
     import torch
 
@@ -448,7 +448,7 @@ def _accuracy_row(job: dict, agent, game) -> dict:
 # --- running -----------------------------------------------------------------------------------------
 
 
-class _Progress:
+class JobProgress:
     """A rich progress bar on stderr (games and evaluations), with rate and ETA."""
 
     def __init__(self, enabled: bool):
@@ -482,14 +482,14 @@ class _Progress:
         return False
 
 
-def _player_job_dict(player: PlayerConfig, checkpoints: dict[str, CheckpointInfo]) -> dict:
+def player_job_dict(player: PlayerConfig, checkpoints: dict[str, CheckpointInfo]) -> dict:
     data = player.as_dict()
     if player.kind == "agent":
         data["path"] = checkpoints[player.checkpoint].path
     return data
 
 
-def _job_cost(job: dict) -> float:
+def job_cost(job: dict) -> float:
     """Rough relative cost, to start the longest jobs first and keep both workers busy."""
     if job["type"] == "games":
         sims = sum(side.get("sims") or 0 for side in (job["a"], job["b"]))
@@ -520,7 +520,7 @@ def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int |
             else:
                 jobs.append({**base, "type": "games", "match": match.key, "chunk": [start, stop],
                              "opening_plies": plan.opening_plies, "seed": plan.seed,
-                             "a": _player_job_dict(match.a, checkpoints), "b": _player_job_dict(match.b, checkpoints)})
+                             "a": player_job_dict(match.a, checkpoints), "b": player_job_dict(match.b, checkpoints)})
     new_games = sum(job["chunk"][1] - job["chunk"][0] for job in jobs)
 
     accuracy_rows: dict[str, dict] = {}
@@ -550,9 +550,9 @@ def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int |
                 continue
             jobs.append({**base, "type": "fidelity", "key": key, "path": info.path, "label": info.label,
                          "games": fidelity_games, "seed": plan.seed})
-    jobs.sort(key=_job_cost, reverse=True)
+    jobs.sort(key=job_cost, reverse=True)
     started = time.perf_counter()
-    with _Progress(progress) as bar:
+    with JobProgress(progress) as bar:
         bar.add("games", "games", new_games)
         bar.add("evals", "accuracy / fidelity", sum(1 for job in jobs if job["type"] != "games"))
 
@@ -574,12 +574,12 @@ def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int |
         workers = max(1, min(workers, len(jobs)))
         if workers == 1:
             for job in jobs:
-                collect(_run_job(job))
+                collect(run_job(job))
         elif jobs:
             import multiprocessing
 
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for result in pool.imap_unordered(_run_job, jobs):
+                for result in pool.imap_unordered(run_job, jobs):
                     collect(result)
     return {
         "rows": [row for match in plan.matches for start, stop in chunk_ranges(match.games, plan.chunk)

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from envs.errors import UsageError
-from selfplay.ablation import CheckpointInfo, MatchPlan, PlayerConfig, _file_digest, _match_key
+from selfplay.ablation import CheckpointInfo, MatchPlan, PlayerConfig, file_digest, match_key
 
 MIN_CHECKPOINTS = 8
 TRAIN_AXES = {   # --train-axis -> (cost field, axis label)
@@ -131,7 +131,7 @@ def read_run(run_dir: str | Path) -> tuple[object, list[RunCheckpoint], dict]:
             raise UsageError(f"{path}: no training record (extra.elapsed_seconds): not a checkpoint of `ponder train`")
         config = checkpoint.config
         info = CheckpointInfo(label=f"step_{checkpoint.step}", path=str(path), step=int(checkpoint.step),
-                              digest=_file_digest(path), learned_model_trained=trains_learned_model(checkpoint.config))
+                              digest=file_digest(path), learned_model_trained=trains_learned_model(checkpoint.config))
         checkpoints.append(RunCheckpoint(info, training_cost(checkpoint.step, checkpoint.extra, checkpoint.config)))
         del checkpoint
     game = get_game(signature[0], **json.loads(signature[1]))
@@ -210,7 +210,7 @@ def make_design(game, checkpoints: Sequence[RunCheckpoint], sims: Sequence[int],
     last, deepest = len(checkpoints) - 1, sims[-1]
 
     def plan(a: PlayerConfig, b: PlayerConfig, count: int) -> MatchPlan:
-        return MatchPlan(a=a, b=b, games=count, key=_match_key(game.name, seed, chunk, a, b, opening_plies))
+        return MatchPlan(a=a, b=b, games=count, key=match_key(game.name, seed, chunk, a, b, opening_plies))
 
     seed_pairs: list[tuple[PlayerConfig, PlayerConfig]] = []
     for index in range(len(checkpoints)):

@@ -93,7 +93,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
     ``max_games`` may be ``math.inf`` (then ``minutes`` bounds the play). Returns the game
     rows of the design's pairings (cached and new) and the bookkeeping.
     """
-    from selfplay.ablation import (GAMES_FILE, _job_cost, _Progress, _player_job_dict, _run_job, append_jsonl,
+    from selfplay.ablation import (GAMES_FILE, job_cost, JobProgress, player_job_dict, run_job, append_jsonl,
                                    cached_chunks, read_jsonl)
     from selfplay.tradeoff import pick_pairs
 
@@ -110,7 +110,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
 
     def job(match, start: int) -> dict:
         return {**base, "match": match.key, "chunk": [start, start + chunk],
-                "a": _player_job_dict(match.a, checkpoints), "b": _player_job_dict(match.b, checkpoints)}
+                "a": player_job_dict(match.a, checkpoints), "b": player_job_dict(match.b, checkpoints)}
 
     def next_start(match) -> int:
         start = 0
@@ -138,7 +138,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
         """Play the jobs (longest first); False if the time budget ran out before they all ended
         (never for the seed round: without it some players would have no rating at all)."""
         before = state["new"]
-        jobs = sorted(jobs, key=_job_cost, reverse=True)
+        jobs = sorted(jobs, key=job_cost, reverse=True)
 
         def collect(result: dict) -> None:
             rows = result["rows"]
@@ -156,13 +156,13 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
                 if budgeted and over_budget():
                     finished = False
                     break
-                collect(_run_job(item))
+                collect(run_job(item))
         elif jobs:
             if state["pool"] is None:
                 import multiprocessing
 
                 state["pool"] = multiprocessing.get_context("spawn").Pool(workers)
-            for result in state["pool"].imap_unordered(_run_job, jobs):
+            for result in state["pool"].imap_unordered(run_job, jobs):
                 collect(result)
                 if budgeted and over_budget():
                     finished = False
@@ -172,7 +172,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
         return finished
 
     try:
-        with _Progress(progress) as bar:
+        with JobProgress(progress) as bar:
             if math.isfinite(max_games):
                 bar.add("games", "games", max(0, int(max_games) - cached_games))
             if math.isfinite(budget) and budget > 0:
