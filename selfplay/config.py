@@ -340,6 +340,25 @@ def _coerce(value: Any, hint: Any, name: str, source: str) -> Any:
 
 # ----------------------------------------------------------------------------- TOML
 
+def _toml_string(text: str) -> str:
+    """A TOML basic string that reads back as ``text``: backslash, quote and every control
+    character escaped (TOML forbids them raw; a --set value may hold any of them)."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(key: str) -> str:
+    """A bare key where TOML allows one, else a quoted one."""
+    return key if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key) else _toml_string(key)
+
+
 def _toml_value(value: Any) -> str:
     if value is None:
         return '"none"'
@@ -348,12 +367,11 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value) if math.isfinite(value) else ('inf' if value > 0 else '-inf') if not math.isnan(value) else 'nan'
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
+        return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(str(key))} = {_toml_value(item)}" for key, item in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 

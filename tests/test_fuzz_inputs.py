@@ -22,7 +22,7 @@ from unittest import mock
 
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
 import envs
 from agent.checkpoint import CheckpointError, load_checkpoint, make_payload, save_checkpoint
@@ -159,6 +159,7 @@ def _equal_configs(left, right) -> bool:
 
 @FUZZ
 @given(key=st.sampled_from(_KEYS), text=_VALUE_TEXT)
+@example(key=("game", "name"), text="\x08")   # found by the fuzzer: a control character was written raw
 def test_a_set_value_is_taken_and_round_trips_or_is_refused_naming_its_key(tmp_path_factory, key, text):
     section, name = key
     base = run_config.preset("tictactoe")
