@@ -96,17 +96,10 @@ def predict(calibration: Calibration, actors: int, **kwargs) -> tuple[float, str
 
 def _machine() -> str:
     import os
-    import platform
 
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
+    from selfplay.machine import cpu_model
+
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def calibrate(game_name: str, moves: int, steps: int, use_ray: bool, device: str, overrides: list[str]) -> Calibration:

@@ -703,6 +703,17 @@ def canonical_command(args: argparse.Namespace, sims: Sequence[int], roots: Sequ
     return shlex.join(parts)
 
 
+def check_learned_roots(checkpoints: Sequence[CheckpointInfo], roots: Sequence[str]) -> None:
+    """UsageError (one line) when a root would search the learned model of a checkpoint whose
+    run never trained it (``loss.unroll_steps=0``): its g is random weights."""
+    untrained = [info.path for info in checkpoints if not info.learned_model_trained]
+    learned = [root for root in roots if Root.parse(root).model == "learned"]
+    if untrained and learned:
+        raise UsageError(f"{untrained[0]} was trained without an unroll (loss.unroll_steps=0), so its learned "
+                         f"model is untrained: give --root over the rules only, e.g. "
+                         f"{','.join(str(Root.parse(root).over_rules) for root in learned)}")
+
+
 def apply_benchmark(args: argparse.Namespace) -> tuple[list[int], str | None]:
     """Fill the flags left unset from ``--experiment``'s [benchmark] table (in place), and
     return simulation counts the ladder must include and the recipe's game (None without one)."""
@@ -750,10 +761,7 @@ def run(args: argparse.Namespace) -> int:
     deep = args.deep if args.deep is not None else defaults.deep
     if deep < 0:
         raise UsageError(f"--deep must be at least 0, not {deep}")
-    untrained = [info.path for info in checkpoints if not info.learned_model_trained]
-    if untrained and any(Root.parse(root).model == "learned" for root in roots):
-        raise UsageError(f"{untrained[0]} was trained without an unroll (loss.unroll_steps=0), so its learned "
-                         f"model is untrained: give --root over the rules only, e.g. puct+rules,gumbel+rules")
+    check_learned_roots(checkpoints, roots)
     from selfplay.players import validate_player_spec
 
     for spec in opponents:

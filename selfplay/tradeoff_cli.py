@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from envs.errors import UsageError
+from selfplay.machine import describe as describe_machine
 
 DEFAULT_GAMES = 4
 DEFAULT_CHUNK = 4
@@ -240,21 +241,6 @@ def _widest_half_width(design, table) -> float:
 # --- results -----------------------------------------------------------------------------------------
 
 
-def _machine() -> dict:
-    import platform
-
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model or platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "platform": platform.platform(), "device": "cpu"}
-
-
 def summarize(design, raw: dict, *, axis: str, bootstrap: int, seed: int, command: str, run: str,
               game, spacing: str, games: int, chunk: int, max_games: float, minutes: float, note: str) -> dict:
     """The results dict (tradeoff.json) from the design and the played games."""
@@ -318,7 +304,7 @@ def summarize(design, raw: dict, *, axis: str, bootstrap: int, seed: int, comman
     return {
         "game": game.name, "game_options": dict(game.options), "run": run, "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(), "note": note, "seed": seed, "root": design.root, "sims": list(design.sims),
+        "machine": describe_machine(), "note": note, "seed": seed, "root": design.root, "sims": list(design.sims),
         "anchors": [a.name for a in design.anchors], "spacing": spacing,
         "train_axis": axis, "train_axis_label": axis_label,
         "search_axis_label": "network evaluations per move (sims + 1)",
@@ -393,14 +379,13 @@ def run(args: argparse.Namespace) -> int:
     anchors = explicit_anchors or defaults.anchors
     from agent.agent import training_search_model
     from agent.player import default_root
-    from agent.roots import ROOTS, Root
+    from agent.roots import ROOTS
+    from selfplay.ablation import check_learned_roots
 
     root = args.root or default_root(training_search_model(config))
     if root not in ROOTS:
         raise UsageError(f"--root must be one of {', '.join(ROOTS)}, not {root!r}")
-    if Root.parse(root).model == "learned" and not all(c.info.learned_model_trained for c in all_checkpoints):
-        raise UsageError(f"{args.run} was trained without an unroll (loss.unroll_steps=0), so its learned model is "
-                         f"untrained: give --root over the rules, e.g. puct+rules")
+    check_learned_roots([c.info for c in all_checkpoints], [root])
     from selfplay.players import validate_player_spec
 
     for spec in anchors:
