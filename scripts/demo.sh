@@ -8,8 +8,9 @@
 #      Elo per doubling with its interval and the Pons mistake rates.
 # Each ablation prints its table and the sentence that reads it; games are cached in DEMO_DIR,
 # so running it again replays nothing that finished.
-# Usage: scripts/demo.sh [DEMO_DIR] [DEMO_MINUTES]; C4_GAMES, C4_POSITIONS, C4_SIMS, C4_ROOTS
-# and C4_OPPONENTS size the Connect Four ablation.
+# Usage: scripts/demo.sh [DEMO_DIR] [DEMO_MINUTES]; TTT_GAMES and TTT_SIMS size the tic-tac-toe
+# ablation, C4_GAMES, C4_POSITIONS, C4_SIMS, C4_ROOTS, C4_OPPONENTS and C4_FIDELITY_GAMES the
+# Connect Four one (the suite runs the same script cut down: tests/test_demo.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PONDER=${PONDER:-.venv/bin/ponder}
@@ -23,7 +24,9 @@ echo "== 1/2: tic-tac-toe from scratch (${DEMO_MINUTES} minutes), then what sear
 if [ ! -f "$DEMO_DIR/checkpoints/latest.pt" ]; then
   "$PONDER" train --game tictactoe --out "$DEMO_DIR" --minutes "$DEMO_MINUTES" --seed 0
 fi
-"$PONDER" ablate --checkpoint "$DEMO_DIR" --out "$DEMO_DIR/ablation" --games 40 --seed 0
+ttt_sims=()
+[ -n "${TTT_SIMS:-}" ] && ttt_sims=(--sims "$TTT_SIMS")
+"$PONDER" ablate --checkpoint "$DEMO_DIR" --out "$DEMO_DIR/ablation" --games "${TTT_GAMES:-40}" --seed 0 "${ttt_sims[@]}"
 
 echo
 echo "== 2/2: the shipped Connect Four agent, policy-only to 256 simulations"
@@ -34,7 +37,7 @@ print('puct,puct+rules' if trains_learned_model(load_checkpoint(sys.argv[1]).con
 "$PONDER" ablate --checkpoint "$C4_AGENT" --out "$DEMO_DIR/ablation_connect_four" \
   --sims "${C4_SIMS:-0,4,16,64,256}" --root "${C4_ROOTS:-$default_roots}" \
   --opponents "${C4_OPPONENTS:-random,heuristic,alphabeta:4}" --games "${C4_GAMES:-20}" \
-  --shallow 4 --deep 256 --positions "${C4_POSITIONS:-100}" --fidelity-games 10 --seed 0
+  --shallow 4 --deep 256 --positions "${C4_POSITIONS:-100}" --fidelity-games "${C4_FIDELITY_GAMES:-10}" --seed 0
 
 echo
 echo "Done in $(( ($(date +%s) - started) / 60 )) min. Next:"
