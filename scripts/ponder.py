@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "inference": ("agent.bench", "network evaluations per second, initial and recurrent"),
     "selfplay": ("selfplay.bench", "self-play positions per second (actors only)"),
     "learner": ("selfplay.bench_learner", "learner steps per second on replay batches, fp32 against bf16"),
+    "soak": ("selfplay.soak", "a long training run's resident memory and disk, sampled: flat after warm-up?"),
 }
 
 

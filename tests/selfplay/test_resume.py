@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.kill_loop import alive, children_of
+from selfplay.processes import alive, children_of
 
 REPO = Path(__file__).resolve().parents[2]
 # checkpoints every ~0.6 s so that a kill lands around checkpoint writes

@@ -1,0 +1,48 @@
+"""`ponder bench soak`: the growth it reports is the growth in the samples; a short run end to end."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfplay.soak import growth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _samples(series: dict[str, list[int]], every: float = 10.0) -> list[dict]:
+    length = len(next(iter(series.values())))
+    return [{"t": i * every, "rss_kib": {name: values[i] for name, values in series.items()},
+             "checkpoint_bytes": 0, "checkpoint_files": 0, "replay_bytes": 0} for i in range(length)]
+
+
+def test_growth_is_measured_after_the_warm_up_from_first_to_last_fifth():
+    warm_then_flat = [100] * 5 + [1000] * 20              # the warm-up's climb is left out
+    leaking = [1000 + 10 * i for i in range(25)]            # 10 KiB a sample
+    result = growth(_samples({"flat": warm_then_flat, "leak": leaking}), warmup_seconds=50)
+    assert result["flat"]["growth_percent"] == 0.0
+    # after warm-up: samples 5..24; first fifth 5..8 (median 1065), last fifth 21..24 (median 1225)
+    assert result["leak"]["growth_percent"] == pytest.approx(100 * (1225 - 1065) / 1065, abs=0.01)
+
+
+def test_too_few_samples_after_warm_up_report_nothing():
+    assert growth(_samples({"x": [1, 2, 3]}), warmup_seconds=0) == {}
+
+
+@pytest.mark.timeout(300)
+def test_a_short_soak_writes_its_report(tmp_path):
+    out = tmp_path / "soak"
+    run = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", "--game", "tictactoe",
+                          "--minutes", "0.4", "--every", "1", "--warmup", "0.05", "--out", str(out), "--json",
+                          "--set", "trainer.eval_games=0"], cwd=REPO, capture_output=True, text=True, timeout=280)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = json.loads(run.stdout)
+    saved = json.loads((out / "soak.json").read_text())
+    assert printed["memory"] == saved["memory"] and "trainer" in saved["memory"]
+    assert saved["samples"] == len(saved["series"]) >= 5 and (out / "soak.png").stat().st_size > 0
+    assert saved["disk"]["peak_checkpoint_files"] <= saved["disk"]["checkpoint_file_bound"]
+    again = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", "--game", "tictactoe",
+                            "--minutes", "0.4", "--out", str(out)], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 2 and "already exists" in again.stderr and again.stderr.count("\n") == 1
