@@ -12,7 +12,7 @@ the trees and what their nodes stand for (hidden states, or real positions over 
 when a new position extends a previous root by the moves played since, its tree advances
 into that subtree; otherwise that game starts from a fresh root.
 
-Torch thread counts are the entry points' business (design.md), never set here.
+Torch thread counts are the entry points' business (docs/architecture.md, Conventions), never set here.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ paper, the recurrent steps' losses are scaled by 1/K and the gradient flowing ba
 the hidden state is halved at each dynamics step, so that the unroll neither dominates the
 representation nor explodes. Weight decay is the optimizer's job (see `LossConfig`).
 
-Sign conventions follow design.md: values from the view of the player to move at that
+Sign conventions follow docs/architecture.md (Conventions): values from the view of the player to move at that
 step, rewards from the view of the player who took the action.
 """
 from __future__ import annotations

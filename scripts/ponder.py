@@ -1,7 +1,7 @@
 """`ponder`: a thin dispatcher over the subcommands that live in the packages.
 
 Each subcommand's options and run function belong to the package that owns the feature
-(design.md): a command module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+(docs/architecture.md): a command module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
 Command modules are imported only when their subcommand runs, so `ponder games` does not
 pay for importing torch. Every usage error, here or raised as ``envs.errors.UsageError``
 by a command, becomes one line on stderr and exit status 2, never a traceback.

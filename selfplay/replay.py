@@ -6,7 +6,7 @@ targets the network must predict at t+k:
 
 - value: the n-step return from the view of the player to move at t+k (board games with
   ``td_steps < 0``: the final outcome from that player's view). The sign follows who is to
-  move: a reward earned by the opponent counts negatively (design.md's sign convention).
+  move: a reward earned by the opponent counts negatively (the sign convention of docs/architecture.md).
 - reward: the reward of the action taken at t+k-1, from the view of the player who took it.
 - policy: the search policy stored by the actor (or refreshed by reanalyse).
 
