@@ -69,10 +69,12 @@ class SetAccuracy:
     positions: int
     mistake_rate: float
     exact_optimal_rate: float | None  # None where the set has no exact scores
+    allows_win: int | None = None      # mistakes that hand the opponent a win in one (`allows_win_in_one`)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "positions": self.positions,
-                "mistake_rate": self.mistake_rate, "exact_optimal_rate": self.exact_optimal_rate}
+                "mistake_rate": self.mistake_rate, "exact_optimal_rate": self.exact_optimal_rate,
+                "allows_win": self.allows_win}
 
 
 def _parse_row(field: str) -> np.ndarray:
@@ -152,7 +154,8 @@ def sample_rows(pons_set: PonsSet, positions: int | None, seed: int) -> np.ndarr
 
 def evaluate_pons_set(pons_set: PonsSet, choose: Chooser, game: Game, *, positions: int | None = None,
                       seed: int = 0, batch_size: int = 256) -> SetAccuracy:
-    """Mistake (and exact-optimal) rate of ``choose`` over the set, or a seeded subsample of it."""
+    """Mistake (and exact-optimal) rate of ``choose`` over the set, or a seeded subsample of it,
+    and how many of its mistakes hand the opponent a win in one."""
     rows = sample_rows(pons_set, positions, seed)
     actions = np.empty(len(rows), dtype=np.int64)
     for start in range(0, len(rows), batch_size):
@@ -164,6 +167,7 @@ def evaluate_pons_set(pons_set: PonsSet, choose: Chooser, game: Game, *, positio
         name=pons_set.name, title=pons_set.title, positions=len(rows),
         mistake_rate=float(mistake.mean()) if len(rows) else float("nan"),
         exact_optimal_rate=None if exact is None else float(exact.mean()),
+        allows_win=int(allows_win_in_one(pons_set, rows, actions, game).sum()),
     )
 
 

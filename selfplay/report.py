@@ -335,17 +335,22 @@ def _accuracy_section(results: dict, plots: dict[str, str]) -> list[str]:
         sets = accuracy["baselines"]["sets"]
         lines += ["Mistake rate (the chosen column's perfect-play outcome is worse than the best available; "
                   "the AlphaZero.jl metric) on Pascal Pons' benchmark sets, and in brackets the exact-optimal "
-                  "rate where exact scores exist. Rows sampled per set: "
+                  "rate where exact scores exist; the last column counts, over all sets, the mistakes that "
+                  "hand the opponent a win in one (the blunder of a search blind to game ends inside its tree). "
+                  "Rows sampled per set: "
                   + ", ".join(f"{s['title']} {s['positions']}" for s in accuracy["rows"][0]["sets"]) + ".",
                   "",
-                  "| checkpoint | root | sims | " + " | ".join(s["title"] for s in sets) + " |",
-                  "|---|---|---|" + "---|" * len(sets),
-                  "| (uniform random) | | | " + " | ".join(_pct(s["random_mistake_rate"]) for s in sets) + " |",
-                  "| (win/block) | | | " + " | ".join(_pct(s["win_block_mistake_rate"]) for s in sets) + " |"]
+                  "| checkpoint | root | sims | " + " | ".join(s["title"] for s in sets) + " | allows a win in one |",
+                  "|---|---|---|" + "---|" * len(sets) + "---|",
+                  "| (uniform random) | | | " + " | ".join(_pct(s["random_mistake_rate"]) for s in sets) + " | |",
+                  "| (win/block) | | | " + " | ".join(_pct(s["win_block_mistake_rate"]) for s in sets) + " | |"]
         for row in accuracy["rows"]:
             cells = [_pct(s["mistake_rate"]) + ("" if s["exact_optimal_rate"] is None
                                                else f" ({_pct(s['exact_optimal_rate'])})") for s in row["sets"]]
-            lines.append(f"| {row['checkpoint']} | {row['root']} | {row['sims']} | " + " | ".join(cells) + " |")
+            counts = [s.get("allows_win") for s in row["sets"]]
+            allows = "-" if None in counts else f"{sum(counts)} of {sum(s['positions'] for s in row['sets'])}"
+            lines.append(f"| {row['checkpoint']} | {row['root']} | {row['sims']} | " + " | ".join(cells)
+                         + f" | {allows} |")
     else:
         lines.append(f"No perfect-play data for {results['game']} (tic-tac-toe and Connect Four only).")
     if "accuracy" in plots:

@@ -4,7 +4,7 @@ import pytest
 
 from envs import get_game
 from selfplay.accuracy import (
-    PONS_SETS, evaluate_pons_set, expected_random_mistake_rate, expected_random_not_exact_rate,
+    PONS_SETS, evaluate_pons_set, sample_rows, expected_random_mistake_rate, expected_random_not_exact_rate,
     expected_win_block_mistake_rate, judge_moves, load_pons_set, load_pons_sets, optimal_move_rate,
     tictactoe_perfect_table,
 )
@@ -97,11 +97,23 @@ def test_perfect_chooser_makes_no_mistakes_and_subsampling_is_seeded(pons_sets, 
 
     result = evaluate_pons_set(pons_set, oracle, connect_four, positions=100, seed=3)
     assert result.positions == 100 and result.mistake_rate == 0.0 and result.exact_optimal_rate == 1.0
+    assert result.allows_win == 0
 
     def worst(states):
         return [int(np.nanargmin(pons_set.outcomes[by_moves[state.history]])) for state in states]
 
-    assert evaluate_pons_set(pons_set, worst, connect_four, positions=100, seed=3).mistake_rate > 0.3
+    bad = evaluate_pons_set(pons_set, worst, connect_four, positions=100, seed=3)
+    assert bad.mistake_rate > 0.3
+    # the count is the positions where the chosen move leaves the opponent a win at once
+    expected = 0
+    for moves in [pons_set.moves[row] for row in sample_rows(pons_set, 100, 3)]:
+        state = connect_four.state_from_actions(moves)
+        column = int(np.nanargmin(pons_set.outcomes[by_moves[moves]]))
+        after = state.play(column)
+        best = np.nanmax(pons_set.outcomes[by_moves[moves]])
+        worse = pons_set.outcomes[by_moves[moves]][column] < best
+        expected += bool(worse and not after.is_terminal() and after.winning_actions())
+    assert 0 < bad.allows_win == expected
 
 
 def test_tictactoe_optimal_move_rate():
