@@ -106,9 +106,10 @@ def test_connect_four_accuracy_on_pons_sets_with_two_workers(tmp_path, capsys):
         assert [s["positions"] for s in row["sets"]] == [6] * 6
         assert all(0.0 <= s["mistake_rate"] <= 1.0 for s in row["sets"])
         assert [s["exact_optimal_rate"] is None for s in row["sets"]] == [True] * 3 + [False] * 3
+        assert all(0 <= s["allows_win"] <= s["positions"] for s in row["sets"])
     assert [round(100 * s["random_mistake_rate"], 1) for s in accuracy["baselines"]["sets"]] == \
         [24.8, 29.5, 48.7, 28.6, 42.1, 31.1]
-    assert "Pons" in (out / "report.md").read_text()
+    assert "Pons" in (out / "report.md").read_text() and "allows a win in one" in (out / "report.md").read_text()
     assert (out / "tb").is_dir() and any((out / "tb").iterdir())
 
 
