@@ -7,7 +7,7 @@ evaluation measures the agent, not its dice.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from agent.roots import Root
 from envs.errors import UsageError
@@ -36,8 +36,17 @@ def agent_default_root(agent) -> str:
     return default_root(getattr(agent, "trained_model", "learned"), getattr(agent, "play_root", None))
 
 
-def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
-    """``agent:PATH[:SIMS[:ROOT]]`` -> (path, sims, root); UsageError (one line) if garbled.
+class AgentSpec(NamedTuple):
+    """A parsed ``agent:PATH[:SIMS[:ROOT]]``: checkpoint path, simulations (0 = policy only),
+    root text (None: the agent's own, `default_root`)."""
+
+    path: str
+    sims: int
+    root: str | None
+
+
+def parse_agent_spec(spec: str) -> AgentSpec:
+    """``agent:PATH[:SIMS[:ROOT]]`` -> `AgentSpec`; UsageError (one line) if garbled.
 
     SIMS defaults to 50; SIMS 0 means policy-only. ROOT is None when not given: the agent's
     `default_root`, known once it is loaded. The path is not checked here (loading the
@@ -58,7 +67,7 @@ def parse_agent_spec(spec: str) -> tuple[str, int, str | None]:
     path = ":".join(parts)   # a path may itself hold colons
     if not path:
         raise UsageError(f"{spec!r}: missing the checkpoint PATH (agent:PATH[:SIMS[:ROOT]])")
-    return path, sims, root
+    return AgentSpec(path, sims, root)
 
 
 def _is_root(text: str) -> bool:

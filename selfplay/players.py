@@ -2,28 +2,19 @@
 
 ``agent:...`` lives here, above `envs/`, because it needs the agent (torch); the agent's
 network modules are imported only when such a player is asked for, so baseline-only
-matches never import torch (`agent.player` itself imports no torch). ``parse_agent_spec`` checks the syntax alone (cheap, for validating
-arguments before starting worker processes); ``make_player`` builds the player.
+matches never import torch (`agent.player` itself imports no torch). ``checked_agent_spec``
+checks the syntax and that the path exists (cheap, for validating arguments before starting
+worker processes); ``make_player`` builds the player.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from envs.errors import UsageError
 from envs.game import Game
 from envs.players import Player, parse_player
 
-from agent.player import AGENT_PREFIX, parse_agent_spec as parse_agent_syntax
-
-@dataclass(frozen=True)
-class AgentSpec:
-    """A parsed ``agent:PATH[:SIMS[:ROOT]]``: checkpoint path, simulations (0 = policy only),
-    root (None: the agent's own, `agent.player.default_root`)."""
-
-    path: str
-    sims: int
-    root: str | None
+from agent.player import AGENT_PREFIX, AgentSpec, parse_agent_spec
 
 
 def is_agent_spec(spec: str) -> bool:
@@ -31,24 +22,22 @@ def is_agent_spec(spec: str) -> bool:
     return isinstance(spec, str) and spec.strip().startswith(AGENT_PREFIX)
 
 
-def parse_agent_spec(spec: str) -> AgentSpec:
-    """Split ``agent:PATH[:SIMS[:ROOT]]`` (agent.player's grammar) and check the path exists.
+def checked_agent_spec(spec: str) -> AgentSpec:
+    """`agent.player.parse_agent_spec`, and the path must exist.
 
     Checking the path here, before worker processes start, turns a typo into one line
     instead of an error in every worker.
     """
-    path, sims, root = parse_agent_syntax(spec.strip())
-    if not path:
-        raise UsageError(f"player {spec!r}: missing checkpoint PATH (agent:PATH[:SIMS[:ROOT]])")
-    if not os.path.exists(path):
-        raise UsageError(f"player {spec!r}: no checkpoint file or run folder at {path!r}")
-    return AgentSpec(path=path, sims=sims, root=root)
+    parsed = parse_agent_spec(spec.strip())
+    if not os.path.exists(parsed.path):
+        raise UsageError(f"player {spec!r}: no checkpoint file or run folder at {parsed.path!r}")
+    return parsed
 
 
 def validate_player_spec(spec: str, game: Game) -> None:
     """Raise UsageError if ``spec`` cannot name a player of ``game`` (without loading a network)."""
     if is_agent_spec(spec):
-        parse_agent_spec(spec)
+        checked_agent_spec(spec)
     else:
         parse_player(spec, game, seed=0)
 
@@ -57,7 +46,7 @@ def make_player(spec: str, game: Game, seed: int | None = None, device: str = "c
     """The player named by any PLAYER string; UsageError for unknown or garbled strings."""
     if not is_agent_spec(spec):
         return parse_player(spec, game, seed)
-    parsed = parse_agent_spec(spec)
+    parsed = checked_agent_spec(spec)
     from agent.agent import Agent
     from agent.player import AgentPlayer
 
