@@ -128,9 +128,9 @@ class Agent:
         agent.checkpoint_path = str(checkpoint.path)
         agent.discount = training_discount(checkpoint.config)
         agent.trained_model = training_search_model(checkpoint.config)
-        agent.learned_model_trained = trains_learned_model(checkpoint.config)
+        agent.learned_model_trained = trains_learned_model(checkpoint.config, checkpoint.extra)
         agent.play_root = checkpoint_play_root(checkpoint.extra)
-        agent.end_positive_weight = training_end_positive_weight(checkpoint.config)
+        agent.end_positive_weight = training_end_positive_weight(checkpoint.config, checkpoint.extra)
         return agent
 
     def new_session(self, capacity_factor: int = 2) -> SearchSession:
@@ -234,17 +234,29 @@ def training_discount(run_config: dict) -> float:
     return _number_in(_section(run_config, "search").get("discount"), 0.0, 1.0, 1.0)
 
 
-def trains_learned_model(run_config: dict) -> bool:
-    """Whether the run unrolled its learned model (``loss.unroll_steps`` > 0). A run with K = 0
-    (AlphaZero's loss over the rules) leaves g and the reward head as initialised, so a search
-    through them means nothing. True when absent or malformed (older checkpoints all unrolled)."""
+def trains_learned_model(run_config: dict, extra: dict | None = None) -> bool:
+    """Whether the checkpoint's learned model was trained: its run unrolled it (``loss.unroll_steps``
+    > 0), or the model was fitted afterwards (``extra["model_fit_steps"]`` > 0, `selfplay.model_fit`).
+    A run with K = 0 (AlphaZero's loss over the rules) and no fit leaves g and the reward head as
+    initialised, so a search through them means nothing. True when absent or malformed (older
+    checkpoints all unrolled)."""
+    if model_fitted(extra):
+        return True
     steps = _section(run_config, "loss").get("unroll_steps")
     return not (isinstance(steps, int) and not isinstance(steps, bool) and steps == 0)
 
 
-def training_end_positive_weight(run_config: dict) -> float:
-    """``loss.end_positive_weight`` of a checkpoint's run config; 1.0 when absent or malformed."""
-    weight = _number_in(_section(run_config, "loss").get("end_positive_weight"), 0.0, 1e6, 1.0)
+def model_fitted(extra: dict | None) -> bool:
+    """Whether the checkpoint's model was fitted after training (`selfplay.model_fit`)."""
+    steps = extra.get("model_fit_steps") if isinstance(extra, dict) else None
+    return isinstance(steps, int) and not isinstance(steps, bool) and steps > 0
+
+
+def training_end_positive_weight(run_config: dict, extra: dict | None = None) -> float:
+    """The end-head weight the action heads were trained with: ``model_fit.end_positive_weight``
+    of a fitted checkpoint, else ``loss.end_positive_weight``; 1.0 when absent or malformed."""
+    section = "model_fit" if model_fitted(extra) else "loss"
+    weight = _number_in(_section(run_config, section).get("end_positive_weight"), 0.0, 1e6, 1.0)
     return weight if weight > 0 else 1.0
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ACTION_ENCODINGS = ("auto", "board", "column", "embedding")
+DYNAMICS = ("latent", "board")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,13 @@ class NetworkConfig:
     # rules so that a search over the learned model knows legal moves and game ends.
     action_heads: bool = False
     action_head_channels: int = 16
+    # What g steps. "latent": MuZero's g, hidden state to hidden state. "board": the hidden
+    # state also carries the observation planes, g predicts the next ones (a small convolution
+    # stack, `board_dynamics_width` wide and `board_dynamics_layers` deep) and h encodes them:
+    # a learned model grounded in observations (agent.networks, docs/notebook.md).
+    dynamics: str = "latent"
+    board_dynamics_width: int = 32
+    board_dynamics_layers: int = 3
 
     def __post_init__(self) -> None:
         for name in ("channels", "head_hidden", "policy_head_channels", "value_head_channels",
@@ -58,6 +66,10 @@ class NetworkConfig:
                 raise ValueError(f"network {name} must be >= 0, got {getattr(self, name)}")
         if not isinstance(self.action_heads, bool):
             raise ValueError(f"network action_heads must be true or false, got {self.action_heads!r}")
+        if self.dynamics not in DYNAMICS:
+            raise ValueError(f"network dynamics must be one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
+        if self.board_dynamics_width < 1 or self.board_dynamics_layers < 1:
+            raise ValueError("network board_dynamics_width and board_dynamics_layers must be >= 1")
         if self.action_encoding not in ACTION_ENCODINGS:
             raise ValueError(f"network action_encoding must be one of {', '.join(ACTION_ENCODINGS)}, "
                              f"got {self.action_encoding!r}")

@@ -75,7 +75,8 @@ def build_inference_copy(network: nn.Module, mode: str) -> nn.Module:
     copy = copy.to(device).eval()
     copy.projection, copy.projection_predictor = None, None   # consistency loss only
     _fold(copy, "represent_conv", "represent_norm")
-    _fold(copy, "dynamics_conv", "dynamics_norm")
+    if not copy.board_model:
+        _fold(copy, "dynamics_conv", "dynamics_norm")
     for blocks in (copy.represent_blocks, copy.dynamics_blocks, copy.prediction_blocks):
         for block in blocks:
             _fold(block, "conv1", "norm1")
@@ -83,7 +84,8 @@ def build_inference_copy(network: nn.Module, mode: str) -> nn.Module:
     for head in (copy.reward_head, copy.policy_head, copy.value_head, copy.action_heads):
         if head is not None:
             _fold(head, "conv", "norm")
-    _split_dynamics_conv(copy)
+    if not copy.board_model:
+        _split_dynamics_conv(copy)
     # channels-last weights let oneDNN pick its blocked kernels (measured faster on CPU even
     # with the NCHW hidden states the search's store holds)
     copy = copy.to(DTYPES[mode]).to(memory_format=torch.channels_last)
@@ -113,6 +115,10 @@ def _split_dynamics_conv(copy: nn.Module) -> None:
 
 def inference_dynamics(copy: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
     """`MuZeroNetwork.dynamics` of a copy made by `build_inference_copy` (folded, split conv)."""
+    if copy.board_model:
+        planes = torch.sigmoid(copy.board_logits(hidden[:, copy.config.channels:], actions))
+        next_hidden = inference_represent(copy, planes)
+        return next_hidden, copy.reward_head(copy.latent(next_hidden))
     out = copy.dynamics_conv(hidden).add_(copy.action_conv_table.index_select(0, actions.long()))
     out = inference_blocks(copy.dynamics_blocks, torch.relu_(out.add_(hidden)))
     return scale_hidden(out), copy.reward_head(out)
@@ -128,12 +134,13 @@ def inference_blocks(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 def inference_represent(copy: nn.Module, planes: torch.Tensor) -> torch.Tensor:
     """`MuZeroNetwork.represent` of a folded copy."""
-    return scale_hidden(inference_blocks(copy.represent_blocks, torch.relu_(copy.represent_conv(planes))))
+    hidden = scale_hidden(inference_blocks(copy.represent_blocks, torch.relu_(copy.represent_conv(planes))))
+    return torch.cat([hidden, planes.to(hidden.dtype)], dim=1) if copy.board_model else hidden
 
 
 def inference_predict(copy: nn.Module, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """`MuZeroNetwork.predict` of a folded copy."""
-    out = inference_blocks(copy.prediction_blocks, hidden)
+    out = inference_blocks(copy.prediction_blocks, copy.latent(hidden))
     return copy.policy_head(out), copy.value_head(out)
 
 

@@ -7,6 +7,11 @@
   the same way) and the reward of the transition, from the view of the player who acted.
 - f: hidden state -> policy logits ``[N, A]`` and value, from the view of the player to move.
 
+With ``config.dynamics = "board"`` the hidden state is ``[channels + C, H, W]``: h's hidden
+state and the observation planes it encodes; g predicts the next planes from the planes and
+the action (`BoardDynamics`) and h encodes them, f reads the first ``channels``. The model
+is then grounded in observations: what g learns is how a move changes the board.
+
 Values and rewards are tanh scalars by default; with a categorical support (see
 `agent.support`) the raw head outputs are logits and `*_to_scalar` converts them.
 `initial` and `recurrent` are the two calls the search makes; the loss uses the raw heads.
@@ -113,6 +118,26 @@ class ActionHeads(nn.Module):
         return out[:, :, 0], out[:, :, 1:]
 
 
+class BoardDynamics(nn.Module):
+    """g of the board model: (planes, action planes, a plane of ones) -> logits of the next
+    planes, a stack of conv3x3-ReLU layers and a conv1x1. The ones plane shows the convolutions
+    where the board ends (zero padding alone cannot tell an edge from an empty cell)."""
+
+    def __init__(self, planes: int, action_planes: int, width: int, layers: int) -> None:
+        super().__init__()
+        stack: list[nn.Module] = []
+        channels = planes + action_planes + 1
+        for _ in range(layers):
+            stack += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = width
+        stack.append(nn.Conv2d(channels, planes, 1))
+        self.stack = nn.Sequential(*stack)
+
+    def forward(self, planes: torch.Tensor, action_planes: torch.Tensor) -> torch.Tensor:
+        ones = torch.ones_like(planes[:, :1])
+        return self.stack(torch.cat([planes, action_planes.to(planes.dtype), ones], dim=1))
+
+
 def resolve_action_encoding(config: NetworkConfig, spec: GameSpec) -> str:
     """The concrete encoding for ``auto``; ValueError when a fixed one does not fit the game."""
     _, height, width = spec.observation_shape
@@ -154,7 +179,9 @@ class MuZeroNetwork(nn.Module):
         cfg, spec = self.config, self.spec
         in_planes, height, width = spec.observation_shape
         cells, channels = height * width, cfg.channels
-        self.hidden_shape = (channels, height, width)
+        self.board_model = cfg.dynamics == "board"
+        # the board model's hidden state also carries the observation planes (after h's channels)
+        self.hidden_shape = (channels + (in_planes if self.board_model else 0), height, width)
 
         self.action_encoding = resolve_action_encoding(cfg, spec)
         if self.action_encoding == "embedding":
@@ -171,10 +198,17 @@ class MuZeroNetwork(nn.Module):
         self.represent_conv = nn.Conv2d(in_planes, channels, 3, padding=1, bias=False)
         self.represent_norm = nn.BatchNorm2d(channels)
         self.represent_blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(cfg.representation_blocks)])
-        # g
-        self.dynamics_conv = nn.Conv2d(channels + action_planes, channels, 3, padding=1, bias=False)
-        self.dynamics_norm = nn.BatchNorm2d(channels)
-        self.dynamics_blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(cfg.dynamics_blocks)])
+        # g: hidden to hidden (MuZero's), or planes to planes (the board model)
+        if self.board_model:
+            self.dynamics_conv = self.dynamics_norm = None
+            self.dynamics_blocks = nn.Sequential()
+            self.board_dynamics = BoardDynamics(in_planes, action_planes, cfg.board_dynamics_width,
+                                                cfg.board_dynamics_layers)
+        else:
+            self.dynamics_conv = nn.Conv2d(channels + action_planes, channels, 3, padding=1, bias=False)
+            self.dynamics_norm = nn.BatchNorm2d(channels)
+            self.dynamics_blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(cfg.dynamics_blocks)])
+            self.board_dynamics = None
         reward_outputs = 2 * cfg.reward_support + 1 if cfg.reward_support else 1
         self.reward_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, reward_outputs)
         # f
@@ -182,8 +216,9 @@ class MuZeroNetwork(nn.Module):
         self.policy_head = PolicyHead(channels, cfg.policy_head_channels, cells, spec.num_actions)
         value_outputs = 2 * cfg.value_support + 1 if cfg.value_support else 1
         self.value_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, value_outputs)
-        self.action_heads = (ActionHeads(channels, cfg.action_head_channels, cells, cfg.head_hidden, spec.num_actions)
-                             if cfg.action_heads else None)
+        # the action heads read the whole hidden state (the board model's planes too)
+        self.action_heads = (ActionHeads(self.hidden_shape[0], cfg.action_head_channels, cells, cfg.head_hidden,
+                                         spec.num_actions) if cfg.action_heads else None)
         # EfficientZero consistency: projection of a hidden state and a predictor on top of it
         if cfg.projection_dim:
             self.projection = nn.Sequential(
@@ -221,9 +256,19 @@ class MuZeroNetwork(nn.Module):
 
     # --- the three functions, raw outputs -------------------------------------------------
     def represent(self, planes: torch.Tensor) -> torch.Tensor:
-        """h: ``planes [N, C, H, W]`` -> scaled hidden ``[N, channels, H, W]``."""
+        """h: ``planes [N, C, H, W]`` -> scaled hidden ``[N, channels, H, W]`` (the board model
+        appends the planes themselves: ``[N, channels + C, H, W]``)."""
         out = F.relu(self.represent_norm(self.represent_conv(planes)))
-        return scale_hidden(self.represent_blocks(out))
+        hidden = scale_hidden(self.represent_blocks(out))
+        return torch.cat([hidden, planes.to(hidden.dtype)], dim=1) if self.board_model else hidden
+
+    def latent(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The part of a hidden state that f reads: h's channels (the board model drops its planes)."""
+        return hidden[:, :self.config.channels] if self.board_model else hidden
+
+    def board_logits(self, planes: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The board model's g: logits ``[N, C, H, W]`` of the planes after ``actions [N]``."""
+        return self.board_dynamics(planes, self.encode_actions(actions))
 
     def encode_actions(self, actions: torch.Tensor) -> torch.Tensor:
         """``actions [N]`` int -> action planes ``[N, P, H, W]``."""
@@ -234,7 +279,14 @@ class MuZeroNetwork(nn.Module):
         return vectors[:, :, None, None].expand(-1, -1, height, width)
 
     def dynamics(self, hidden: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """g: ``hidden [N, ch, H, W]``, ``actions [N]`` -> (next hidden, raw reward ``[N, 1|2S+1]``)."""
+        """g: ``hidden [N, ch, H, W]``, ``actions [N]`` -> (next hidden, raw reward ``[N, 1|2S+1]``).
+
+        The board model predicts the next planes (probabilities), encodes them with h and reads
+        the reward from that hidden state."""
+        if self.board_model:
+            planes = torch.sigmoid(self.board_logits(hidden[:, self.config.channels:], actions))
+            next_hidden = self.represent(planes)
+            return next_hidden, self.reward_head(self.latent(next_hidden))
         stacked = torch.cat([hidden, self.encode_actions(actions).to(hidden.dtype)], dim=1)
         out = F.relu(self.dynamics_norm(self.dynamics_conv(stacked)) + hidden)
         out = self.dynamics_blocks(out)
@@ -242,7 +294,7 @@ class MuZeroNetwork(nn.Module):
 
     def predict(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """f: ``hidden`` -> (policy logits ``[N, A]``, raw value ``[N, 1|2S+1]``)."""
-        out = self.prediction_blocks(hidden)
+        out = self.prediction_blocks(self.latent(hidden))
         return self.policy_head(out), self.value_head(out)
 
     def predict_actions(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,7 +33,7 @@ echo "== 2/2: the shipped Connect Four agent, policy-only to 256 simulations"
 # over its learned model and the rules; an agent trained without an unroll has no learned model to search
 default_roots=$("$PYTHON" -c "import sys; from agent.checkpoint import load_checkpoint
 from agent.agent import trains_learned_model
-print('puct,puct+rules' if trains_learned_model(load_checkpoint(sys.argv[1]).config) else 'puct+rules')" "$C4_AGENT")
+ck = load_checkpoint(sys.argv[1]); print('puct,puct+rules' if trains_learned_model(ck.config, ck.extra) else 'puct+rules')" "$C4_AGENT")
 "$PONDER" ablate --checkpoint "$C4_AGENT" --out "$DEMO_DIR/ablation_connect_four" \
   --sims "${C4_SIMS:-0,4,16,64,256}" --root "${C4_ROOTS:-$default_roots}" \
   --opponents "${C4_OPPONENTS:-random,heuristic,alphabeta:4}" --games "${C4_GAMES:-20}" \

@@ -217,7 +217,7 @@ def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, .
     if len(set(labels)) < len(labels):
         labels = [f"c{index}_step_{checkpoint.step}" for index, (_, checkpoint) in enumerate(loaded)]
     infos = tuple(CheckpointInfo(label=label, path=str(file), step=int(checkpoint.step), digest=file_digest(file),
-                                 learned_model_trained=trains_learned_model(checkpoint.config))
+                                 learned_model_trained=trains_learned_model(checkpoint.config, checkpoint.extra))
                   for label, (file, checkpoint) in zip(labels, loaded))
     if len({info.digest for info in infos}) < len(infos):
         raise UsageError("the same checkpoint file is given twice")

@@ -141,6 +141,52 @@ class TrainerConfig:
 
 
 @dataclass(frozen=True)
+class ModelFitConfig:
+    """Fitting the learned model to the trained network after self-play (`selfplay.model_fit`).
+
+    ``minutes`` of wall clock (0: no fit); paths of ``unroll_steps`` moves, ``batch`` of them
+    per step; at each move a path still on its game follows the move played with probability
+    ``follow``, and a path off it draws from the network's prior with probability ``prior``,
+    else uniformly among the legal moves. ``dynamics_blocks`` sizes the g that is fitted
+    (the fit starts g afresh, so it may differ from the training run's); the learning rate
+    follows a cosine from ``learning_rate`` to 5% of it over the budget.
+    """
+
+    minutes: float = 0.0
+    unroll_steps: int = 5
+    batch: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    follow: float = 0.5
+    prior: float = 0.0             # > 0 costs a network call per step of every path (10x the sampling)
+    dynamics: str = "board"        # what g steps: "board" (planes, h encodes them) or "latent" (MuZero's)
+    dynamics_blocks: int = 2       # the latent g's residual blocks
+    hidden_weight: float = 10.0    # weight of g's own term: the hidden states' or the planes' error
+    end_positive_weight: float = 10.0
+    precision: str = "bf16"        # autocast of the fit's forward passes: bf16 or fp32
+    threads: int = 0               # torch threads (0: all cores)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.minutes >= 0:
+            raise ValueError(f"model_fit minutes must be >= 0, got {self.minutes}")
+        for name in ("unroll_steps", "batch", "dynamics_blocks"):
+            if isinstance(getattr(self, name), bool) or getattr(self, name) < 1:
+                raise ValueError(f"model_fit {name} must be an int >= 1, got {getattr(self, name)!r}")
+        for name in ("follow", "prior"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"model_fit {name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.learning_rate > 0 or self.weight_decay < 0:
+            raise ValueError("model_fit learning_rate must be > 0 and weight_decay >= 0")
+        if self.dynamics not in ("board", "latent"):
+            raise ValueError(f"model_fit dynamics must be board or latent, got {self.dynamics!r}")
+        if self.precision not in ("bf16", "fp32"):
+            raise ValueError(f"model_fit precision must be bf16 or fp32, got {self.precision!r}")
+        if self.threads < 0:
+            raise ValueError(f"model_fit threads must be >= 0, got {self.threads}")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs; written to ``config.toml`` and into each checkpoint."""
 
@@ -152,6 +198,7 @@ class RunConfig:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    model_fit: ModelFitConfig = field(default_factory=ModelFitConfig)
 
 
 SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunConfig))

@@ -225,6 +225,10 @@ class Replay:
             self.num_positions -= game.length
             self._flat = None
 
+    def games(self) -> list[GameHistory]:
+        """The stored games, oldest first."""
+        return list(self._games.values())
+
     def game(self, game_id: int) -> GameHistory | None:
         """The stored game of that id, or None once it was evicted."""
         return self._games.get(game_id)

@@ -131,7 +131,8 @@ def read_run(run_dir: str | Path) -> tuple[object, list[RunCheckpoint], dict]:
             raise UsageError(f"{path}: no training record (extra.elapsed_seconds): not a checkpoint of `ponder train`")
         config = checkpoint.config
         info = CheckpointInfo(label=f"step_{checkpoint.step}", path=str(path), step=int(checkpoint.step),
-                              digest=file_digest(path), learned_model_trained=trains_learned_model(checkpoint.config))
+                              digest=file_digest(path),
+                              learned_model_trained=trains_learned_model(checkpoint.config, checkpoint.extra))
         checkpoints.append(RunCheckpoint(info, training_cost(checkpoint.step, checkpoint.extra, checkpoint.config)))
         del checkpoint
     game = get_game(signature[0], **json.loads(signature[1]))

@@ -142,6 +142,11 @@ def _check(config) -> None:
         # the learned model steps through g at every simulation
         raise UsageError("loss.unroll_steps=0 trains no dynamics network, which a search over the learned "
                          "model steps through: set search.model=rules too, or unroll_steps >= 1")
+    if config.network.dynamics == "board":
+        # the board model learns from the planes themselves, which the unrolled loss does not
+        # target: it is fitted after self-play, with h and f frozen (model_fit)
+        raise UsageError("network.dynamics=board is not trained by self-play: train with the latent network and "
+                         "fit the board model after it (model_fit.minutes, or `ponder fit-model`)")
     if config.loss.unroll_steps == 0 and config.loss.consistency:
         raise UsageError("loss.consistency compares unrolled hidden states, and loss.unroll_steps=0 unrolls "
                          "none: set loss.consistency=false too")
@@ -172,7 +177,41 @@ def run(args: argparse.Namespace) -> int:
 
         summary = LocalTrainer(config, Path(args.out), resume=args.resume, show_progress=not args.quiet).run()
     _print_summary(summary, args.out)
-    return 130 if summary.stopped_by == "interrupt" else 0
+    if summary.stopped_by == "interrupt":
+        return 130
+    if config.model_fit.minutes > 0:
+        return _fit_model(config, Path(args.out), quiet=args.quiet)
+    return 0
+
+
+def _fit_model(config, out: Path, quiet: bool) -> int:
+    """The recipe's [model_fit] phase after self-play (`selfplay.model_fit.fit_run`)."""
+    import signal
+    import sys
+
+    from selfplay.model_fit import fit_run
+
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    fit = config.model_fit
+
+    def report(progress) -> None:
+        if not quiet:
+            print(f"ponder train: fitting the learned model, step {progress.steps}, "
+                  f"{progress.seconds / 60:.1f} of {fit.minutes:g} min", file=sys.stderr, flush=True)
+
+    try:
+        print(f"ponder train: fitting the learned model to the network for {fit.minutes:g} min "
+              f"(model_fit; h and f frozen)", flush=True)
+        fitted = fit_run(out, fit, report=report, should_stop=lambda: bool(interrupted))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if fitted is None:
+        print("ponder train: interrupted during the model fit; nothing written, --resume fits again",
+              file=sys.stderr)
+        return 130
+    print(f"ponder train: fitted agent {fitted} (it searches its learned model)", flush=True)
+    return 0
 
 
 def _print_summary(summary, out) -> None:

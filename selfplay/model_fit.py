@@ -1,0 +1,264 @@
+"""Fit a trained network's learned model to its own representation (`agent.model_fit`).
+
+`fit_model` takes a checkpoint and the replay of its run, rebuilds every stored position
+with the rules, and trains g, the reward head and the action heads for a wall-clock budget
+on paths that follow the games played and branch off them (moves drawn from the network's
+prior, as a search expands, and uniformly, as it explores), with h and f frozen. The result
+is a checkpoint whose agent can search its learned model: its run config records the fit
+(``loss.unroll_steps``, ``model_fit``), so `Agent.learned_model_trained` holds.
+
+Used by ``ponder fit-model`` and by a recipe's ``[model_fit]`` phase after self-play.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity, model_fit_loss, model_parameters,
+                             set_fit_modes)
+from agent.networks import MuZeroNetwork
+from envs.game import Game, State
+from selfplay.config import ModelFitConfig
+
+
+class PathSampler:
+    """Every stored position of a replay as a `State`, and random paths from them."""
+
+    def __init__(self, game: Game, games, rng: np.random.Generator) -> None:
+        """``games``: `GameHistory` objects (their openings and actions rebuild the positions)."""
+        self.game = game
+        self.rng = rng
+        self.states: list[State] = []
+        self.played: list[int] = []     # the move played at each position
+        self.next_index: list[int] = []  # index of the position it led to, -1 at a game's end
+        for history in games:
+            state = game.initial_state()
+            for action in history.opening.tolist():
+                state = state.play(int(action))
+            for position, action in enumerate(history.actions.tolist()):
+                self.states.append(state)
+                self.played.append(int(action))
+                last = position + 1 == history.length
+                self.next_index.append(-1 if last else len(self.states))
+                state = state.play(int(action))
+        if not self.states:
+            raise ValueError("the replay holds no positions to fit the model on")
+        shape = self.states[0].planes().shape
+        self.planes_shape = tuple(int(size) for size in shape)
+        self.num_actions = int(self.states[0].legal_mask().shape[0])
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def _priors(self, network: MuZeroNetwork, states: list[State | None]) -> np.ndarray:
+        planes = np.zeros((len(states), *self.planes_shape), dtype=np.float32)
+        for row, state in enumerate(states):
+            if state is not None and not state.is_terminal():
+                planes[row] = state.planes()
+        modes = [(module, module.training) for module in network.modules()]
+        network.eval()                  # h and f's BatchNorm statistics must not move
+        with torch.no_grad():
+            logits, _ = network.predict(network.represent(torch.from_numpy(planes)))
+        for module, training in modes:
+            module.train(training)
+        return F.softmax(logits.float(), -1).numpy().astype(np.float64)
+
+    def sample(self, network: MuZeroNetwork, paths: int, steps: int, follow: float, prior: float) -> ModelFitBatch:
+        """``paths`` paths of ``steps`` moves from uniformly drawn stored positions."""
+        rng = self.rng
+        actions_count = self.num_actions
+        planes = np.zeros((steps + 1, paths, *self.planes_shape), dtype=np.float32)
+        actions = np.zeros((steps, paths), dtype=np.int64)
+        alive = np.zeros((steps + 1, paths), dtype=np.float32)
+        rewards = np.zeros((steps, paths), dtype=np.float32)
+        legal = np.zeros((steps + 1, paths, actions_count), dtype=np.float32)
+        ends = np.zeros((steps + 1, paths, actions_count), dtype=np.int64)
+        index = rng.integers(0, len(self.states), paths)
+        current: list[State | None] = [self.states[i] for i in index]
+        on_game = [int(i) for i in index]     # stored index while the path follows its game, else -1
+        for step in range(steps + 1):
+            priors = self._priors(network, current) if prior > 0 and step < steps else None
+            for row, state in enumerate(current):
+                if state is None:
+                    continue
+                planes[step, row] = state.planes()
+                if state.is_terminal():
+                    current[row] = None
+                    continue
+                alive[step, row] = 1.0
+                mask = state.legal_mask()
+                legal[step, row] = mask
+                ends[step, row] = state.action_ends()
+                if step == steps:
+                    continue
+                here = on_game[row]
+                if here >= 0 and rng.random() < follow:
+                    action = self.played[here]
+                    on_game[row] = self.next_index[here]
+                else:
+                    on_game[row] = -1
+                    if priors is not None and rng.random() < prior:
+                        weights = priors[row] * mask
+                        action = int(rng.choice(actions_count, p=weights / weights.sum()))
+                    else:
+                        moves = np.flatnonzero(mask)
+                        action = int(moves[rng.integers(moves.size)])
+                actions[step, row] = action
+                after = state.play(action)
+                if after.is_terminal():
+                    winner = after.winner()
+                    rewards[step, row] = 0.0 if winner is None else (1.0 if winner == state.to_play else -1.0)
+                current[row] = after
+        tensor = torch.from_numpy
+        return ModelFitBatch(planes=tensor(planes), actions=tensor(actions), alive=tensor(alive),
+                             rewards=tensor(rewards), legal=tensor(legal), ends=tensor(ends))
+
+
+@dataclass
+class FitProgress:
+    """Where a fit stands, for the progress callback and the checkpoint's bookkeeping."""
+
+    steps: int = 0
+    seconds: float = 0.0
+    parts: dict | None = None
+
+
+def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitConfig,
+                report: Callable[[FitProgress], None] | None = None, report_every: int = 50,
+                should_stop: Callable[[], bool] | None = None) -> FitProgress:
+    """Train ``network``'s model (in place) for ``config.minutes``; h and f stay as they are."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(model_parameters(network), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    weights = ModelFitWeights(hidden=config.hidden_weight, end_positive=config.end_positive_weight)
+    budget = config.minutes * 60.0
+    progress = FitProgress()
+    # a fixed set of paths on which each report measures the board model against the real game
+    probe = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior) \
+        if network.board_model and report is not None else None
+    start = time.monotonic()
+    set_fit_modes(network)
+    while (elapsed := time.monotonic() - start) < budget and not (should_stop and should_stop()):
+        fraction = min(elapsed / budget, 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
+        batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            loss, parts = model_fit_loss(network, batch, weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        progress.steps += 1
+        progress.parts = parts
+        progress.seconds = time.monotonic() - start
+        if report is not None and progress.steps % report_every == 0:
+            if probe is not None:
+                progress.parts = {**parts, **{f"probe_{name}": value
+                                              for name, value in board_fit_fidelity(network, probe).items()}}
+                set_fit_modes(network)
+            report(progress)
+    for parameter in network.parameters():
+        parameter.requires_grad_(True)
+    network.eval()
+    return progress
+
+
+def fitted_config(run_config: dict, config: ModelFitConfig) -> dict:
+    """The run config a fitted checkpoint carries: the run's, with the fit's settings as its
+    ``model_fit`` section (the checkpoint's ``extra["model_fit_steps"]`` says it was fitted)."""
+    result = {name: (dict(section) if isinstance(section, dict) else section) for name, section in run_config.items()}
+    result["model_fit"] = asdict(config)
+    return result
+
+
+def network_to_fit(checkpoint, config: ModelFitConfig) -> MuZeroNetwork:
+    """A network with the checkpoint's h and f and a fresh model of ``config``'s size (g,
+    reward head, action heads): the fit always starts the model from scratch, so it does not
+    depend on whether or how the run trained one."""
+    from agent.config import NetworkConfig
+    from agent.model_fit import MODEL_MODULES
+    from agent.networks import GameSpec
+
+    values = {**checkpoint.network_config, "action_heads": True, "dynamics_blocks": config.dynamics_blocks,
+              "dynamics": config.dynamics}
+    network = MuZeroNetwork(GameSpec(checkpoint.observation_shape, checkpoint.num_actions),
+                            NetworkConfig.from_dict(values))
+    kept = {name: tensor for name, tensor in checkpoint.model.items() if name.split(".")[0] not in MODEL_MODULES}
+    missing, unexpected = network.load_state_dict(kept, strict=False)
+    stray = [name for name in missing if name.split(".")[0] not in MODEL_MODULES]
+    if stray or unexpected:
+        raise ValueError(f"the checkpoint's h and f do not fit the network ({(stray or unexpected)[0]})")
+    return network
+
+
+def load_replay_games(folder: Path) -> list:
+    """The `GameHistory` objects of ``folder/replay`` (a run folder) or of ``folder`` itself;
+    UsageError when there is no replay there (`ReplayError` when it is damaged)."""
+    from envs.errors import UsageError
+    from selfplay.replay import Replay
+
+    replay = Replay(capacity_positions=1 << 62, unroll_steps=0)
+    folder = Path(folder)
+    for candidate in (folder / "replay", folder):
+        if replay.load(candidate):
+            return replay.games()
+    raise UsageError(f"{folder}: no replay/games.npz (give the run folder whose self-play games to fit on)")
+
+
+def fit_checkpoint(checkpoint, games, config: ModelFitConfig,
+                   report: Callable[[FitProgress], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> tuple[dict, FitProgress]:
+    """(checkpoint payload of the fitted network, how the fit went) from a loaded `Checkpoint`."""
+    from agent.agent import checkpoint_play_root
+    from agent.checkpoint import make_payload
+    from agent.player import PLAY_ROOT_EXTRA
+    from agent.roots import Root
+    from envs import get_game
+
+    game = get_game(checkpoint.game, **checkpoint.game_options)
+    network = network_to_fit(checkpoint, config)
+    sampler = PathSampler(game, games, np.random.default_rng(config.seed))
+    progress = fit_network(network, sampler, config, report=report, should_stop=should_stop)
+    extra = {**checkpoint.extra, "model_fit_steps": progress.steps, "model_fit_seconds": round(progress.seconds, 1),
+             "model_fit_positions": len(sampler)}
+    # the fitted agent plays over its learned model by default, with the run's selection rule
+    played = checkpoint_play_root(checkpoint.extra)
+    selection = Root.parse(played).selection if played else "puct"
+    extra[PLAY_ROOT_EXTRA] = str(Root(selection, "learned"))
+    payload = make_payload(network, game, config=fitted_config(checkpoint.config, config), step=checkpoint.step,
+                           extra=extra)
+    return payload, progress
+
+
+FITTED_NAME = "fitted.pt"   # RUN/checkpoints/fitted.pt: the run's agent with its model fitted
+
+
+def fit_run(run_folder: Path, config: ModelFitConfig, report: Callable[[FitProgress], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Path | None:
+    """A recipe's ``[model_fit]`` phase: fit the model of ``RUN/checkpoints/latest.pt`` on the
+    run's replay and write ``RUN/checkpoints/fitted.pt``. Skipped (returns the file) when that
+    file was already fitted from the same learner step; None when stopped before the end,
+    so that an interrupted fit writes nothing and ``--resume`` runs it again."""
+    from agent.checkpoint import load_checkpoint, save_checkpoint
+
+    folder = Path(run_folder)
+    latest = load_checkpoint(folder / "checkpoints" / "latest.pt")
+    target = folder / "checkpoints" / FITTED_NAME
+    if target.is_file():
+        previous = load_checkpoint(target)
+        if previous.step == latest.step and "model_fit_steps" in previous.extra:
+            return target
+    payload, progress = fit_checkpoint(latest, load_replay_games(folder), config, report=report,
+                                       should_stop=should_stop)
+    if should_stop is not None and should_stop():
+        return None
+    return save_checkpoint(target, payload)

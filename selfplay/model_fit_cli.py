@@ -1,0 +1,75 @@
+"""`ponder fit-model`: fit a trained network's learned model so that its agent can search it.
+
+Reads a checkpoint (or a run folder's latest) and the self-play games of a run's replay,
+trains g, the reward head and the action heads with h and f frozen for ``--minutes``
+(`selfplay.model_fit`), and writes the fitted agent to ``--out``. The settings are a
+recipe's ``[model_fit]`` table (``--experiment``, or the run's own config), flags on top.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from envs.errors import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="checkpoint file, or run folder (its checkpoints/latest.pt)")
+    parser.add_argument("--replay", metavar="RUN",
+                        help="run folder whose replay/games.npz to fit on (default: the checkpoint's run folder)")
+    parser.add_argument("--out", required=True, type=Path, help="where to write the fitted checkpoint")
+    parser.add_argument("--experiment", metavar="GAME/NAME",
+                        help="take the [model_fit] settings from this recipe (default: the checkpoint's run config)")
+    parser.add_argument("--minutes", type=float, help="wall-clock budget of the fit")
+    parser.add_argument("--seed", type=int, help="seed of the paths and the model's initialisation")
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+
+
+def _settings(args: argparse.Namespace, checkpoint):
+    from selfplay.config import ModelFitConfig
+
+    if args.experiment:
+        from selfplay.experiments import load_experiment
+
+        values = dataclasses.asdict(load_experiment(args.experiment).config.model_fit)
+    else:
+        section = checkpoint.config.get("model_fit") if isinstance(checkpoint.config, dict) else None
+        values = dict(section) if isinstance(section, dict) else {}
+    for name in ("minutes", "seed", "threads"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    try:
+        config = ModelFitConfig(**{**dataclasses.asdict(ModelFitConfig()), **values})
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"model_fit settings: {error}") from None
+    if config.minutes <= 0:
+        raise UsageError("give --minutes (the recipe's [model_fit] minutes is 0)")
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.checkpoint import load_checkpoint, resolve_checkpoint_path, save_checkpoint
+    from selfplay.model_fit import fit_checkpoint, load_replay_games
+
+    path = resolve_checkpoint_path(args.checkpoint)
+    checkpoint = load_checkpoint(path)
+    if args.replay is None and path.parent.name != "checkpoints":
+        raise UsageError("give --replay RUN: the checkpoint is not inside a run folder")
+    replay_folder = Path(args.replay) if args.replay else path.parent.parent
+    config = _settings(args, checkpoint)
+    games = load_replay_games(replay_folder)
+    started = time.monotonic()
+
+    def report(progress) -> None:
+        parts = " ".join(f"{name} {value:.4f}" for name, value in (progress.parts or {}).items())
+        print(f"fit-model: step {progress.steps}, {progress.seconds / 60:.1f} of {config.minutes:g} min: {parts}",
+              file=sys.stderr, flush=True)
+
+    payload, progress = fit_checkpoint(checkpoint, games, config, report=report)
+    out = save_checkpoint(args.out, payload)
+    print(f"{out}: model fitted in {progress.steps} steps, {(time.monotonic() - started) / 60:.1f} min, on "
+          f"{payload['extra']['model_fit_positions']} positions of {replay_folder}")
+    return 0

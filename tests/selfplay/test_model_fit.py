@@ -1,0 +1,282 @@
+"""Fitting the learned model to a trained network (`agent.model_fit`, `selfplay.model_fit`,
+`ponder fit-model`, a recipe's [model_fit] phase): h and f do not move, the model learns, the
+paths are real games, and the fitted agent searches its learned model."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agent.agent import Agent, trains_learned_model
+from agent.config import NetworkConfig
+from agent.model_fit import MODEL_MODULES, model_fit_loss, model_parameters, set_fit_modes
+from agent.networks import MuZeroNetwork
+from envs import get_game
+from envs.game import END_NONE
+from selfplay.config import ModelFitConfig
+from selfplay.model_fit import PathSampler, fit_network
+from selfplay.replay import GameHistory
+
+REPO = Path(__file__).resolve().parents[2]
+# a tic-tac-toe run over the rules without an unroll (as c4-o): its learned model is untrained
+RULES_RUN = ["--game", "tictactoe", "--steps", "10", "--sims", "2", "--actors", "1", "--quiet",
+             "--set", "actor.games_per_actor=16", "--set", "learner.batch_size=32", "--set", "network.channels=8",
+             "--set", "replay.min_positions=40", "--set", "trainer.eval_games=0",
+             "--set", "trainer.samples_per_position=2.0", "--set", "loss.unroll_steps=0",
+             "--set", "loss.consistency=false", "--set", "search.model=rules"]
+
+
+def ponder(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "scripts.ponder", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def random_games(game, count, rng):
+    """Finished uniformly random games as replay entries (what the sampler rebuilds)."""
+    games = []
+    for _ in range(count):
+        state, actions, planes = game.initial_state(), [], []
+        opening = [int(rng.choice(state.legal_actions()))]
+        state = state.play(opening[0])
+        while not state.is_terminal():
+            action = int(rng.choice(state.legal_actions()))
+            planes.append(state.planes())
+            actions.append(action)
+            state = state.play(action)
+        size = len(actions)
+        games.append(GameHistory(observations=np.stack(planes), actions=np.array(actions, dtype=np.int64),
+                                 rewards=np.zeros(size, np.float32), to_play=np.zeros(size, np.int8),
+                                 policies=np.zeros((size, game.num_actions), np.float32),
+                                 root_values=np.zeros(size, np.float32),
+                                 legal_masks=np.ones((size, game.num_actions), bool),
+                                 opening=np.array(opening, dtype=np.int64)))
+    return games
+
+
+@pytest.fixture
+def tictactoe():
+    return get_game("tictactoe")
+
+
+@pytest.fixture
+def network(tictactoe):
+    torch.manual_seed(0)
+    config = NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1, prediction_blocks=0,
+                           head_hidden=16, action_heads=True)
+    return MuZeroNetwork(tictactoe, config)
+
+
+def test_sampled_paths_are_the_real_game(tictactoe, network):
+    games = random_games(tictactoe, 6, np.random.default_rng(0))
+    sampler = PathSampler(tictactoe, games, np.random.default_rng(1))
+    assert len(sampler) == sum(g.length for g in games)
+    # the rebuilt positions are the stored ones
+    assert np.array_equal(np.stack([s.planes() for s in sampler.states]), np.concatenate([g.observations for g in games]))
+    batch = sampler.sample(network, paths=32, steps=3, follow=0.3, prior=0.5)
+    assert batch.planes.shape == (4, 32, *tictactoe.observation_shape) and batch.actions.shape == (3, 32)
+    for row in range(32):
+        # replay the path with the rules: every alive step's planes, legal moves, ends and rewards
+        state = None
+        for step in range(4):
+            if step == 0:
+                candidates = [s for s in sampler.states if np.array_equal(s.planes(), batch.planes[0, row].numpy())]
+                state = candidates[0]
+            if batch.alive[step, row] == 0:
+                assert step > 0
+                break
+            assert np.array_equal(batch.planes[step, row].numpy(), state.planes())
+            assert np.array_equal(batch.legal[step, row].numpy().astype(bool), state.legal_mask())
+            assert np.array_equal(batch.ends[step, row].numpy(), state.action_ends())
+            if step == 3:
+                break
+            action = int(batch.actions[step, row])
+            assert state.legal_mask()[action]
+            mover, state = state.to_play, state.play(action)
+            expected = 0.0 if not state.is_terminal() or state.winner() is None else (
+                1.0 if state.winner() == mover else -1.0)
+            assert batch.rewards[step, row] == expected
+    assert (batch.ends[batch.alive == 0] == END_NONE).all()
+
+
+def test_following_every_move_replays_the_game(tictactoe, network):
+    games = random_games(tictactoe, 3, np.random.default_rng(2))
+    sampler = PathSampler(tictactoe, games, np.random.default_rng(3))
+    batch = sampler.sample(network, paths=16, steps=2, follow=1.0, prior=0.0)
+    played = np.concatenate([g.actions for g in games])
+    for row in range(16):
+        index = next(i for i, s in enumerate(sampler.states)
+                     if np.array_equal(s.planes(), batch.planes[0, row].numpy()))
+        for step in range(2):
+            if batch.alive[step, row] == 0 or sampler.next_index[index] < 0 and step > 0:
+                break
+            assert int(batch.actions[step, row]) == played[index]
+            if sampler.next_index[index] < 0:
+                break
+            index = sampler.next_index[index]
+
+
+def test_the_fit_moves_the_model_only_and_lowers_its_loss(tictactoe, network):
+    games = random_games(tictactoe, 40, np.random.default_rng(4))
+    sampler = PathSampler(tictactoe, games, np.random.default_rng(5))
+    frozen = {name: tensor.clone() for name, tensor in network.state_dict().items()
+              if name.split(".")[0] not in MODEL_MODULES}
+    probe = sampler.sample(network, paths=64, steps=3, follow=0.5, prior=0.5)
+    set_fit_modes(network)
+    before, _ = model_fit_loss(network, probe)
+    config = ModelFitConfig(minutes=0.05, unroll_steps=3, batch=32, dynamics_blocks=1, precision="fp32", threads=1)
+    progress = fit_network(network, sampler, config)
+    assert progress.steps > 5
+    after, parts = model_fit_loss(network, probe)
+    assert float(after.detach()) < float(before.detach())
+    assert set(parts) == {"hidden", "policy", "value", "reward", "heads", "total"}
+    # h and f (weights and BatchNorm statistics) are exactly as they were
+    for name, tensor in network.state_dict().items():
+        if name in frozen:
+            assert torch.equal(tensor, frozen[name]), name
+    assert all(p.requires_grad for p in network.parameters())   # unfrozen again for whoever trains next
+
+
+def test_model_parameters_are_g_and_the_heads(network):
+    trained = {id(p) for p in model_parameters(network)}
+    for name, parameter in network.named_parameters():
+        assert (id(parameter) in trained) == (name.split(".")[0] in MODEL_MODULES), name
+    with pytest.raises(ValueError, match="action heads"):
+        model_parameters(MuZeroNetwork(get_game("tictactoe"), NetworkConfig(channels=8)))
+
+
+@pytest.mark.parametrize("values, words", [({"minutes": -1}, "minutes"), ({"follow": 1.5}, "follow"),
+                                           ({"batch": 0}, "batch"), ({"precision": "fp16"}, "precision"),
+                                           ({"dynamics": "pixels"}, "dynamics")])
+def test_bad_fit_settings_are_refused(values, words):
+    with pytest.raises(ValueError, match=words):
+        ModelFitConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def rules_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit") / "run"
+    done = ponder("train", "--out", str(out), *RULES_RUN)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def test_fit_model_makes_an_agent_that_searches_its_learned_model(rules_run, tmp_path):
+    from agent.checkpoint import load_checkpoint
+
+    source = load_checkpoint(rules_run / "checkpoints" / "latest.pt")
+    assert not trains_learned_model(source.config, source.extra)
+    out = tmp_path / "fitted.pt"
+    done = ponder("fit-model", str(rules_run), "--out", str(out), "--minutes", "0.05", "--threads", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    fitted = load_checkpoint(out)
+    assert trains_learned_model(fitted.config, fitted.extra) and fitted.extra["model_fit_steps"] > 0
+    assert fitted.extra["play_root"] == "puct" and fitted.step == source.step
+    assert fitted.config["loss"] == source.config["loss"]          # the run's record is kept as it was
+    for name, tensor in source.model.items():                          # h and f are the run's
+        if name.split(".")[0] not in MODEL_MODULES:
+            assert torch.equal(fitted.model[name], tensor), name
+    agent = Agent.load(out)
+    assert agent.learned_model_trained and agent.end_positive_weight == 10.0
+    match = ponder("arena", "--game", "tictactoe", "--a", f"agent:{out}:4", "--b", "random", "--games", "2",
+                   "--workers", "1", "--json")
+    assert match.returncode == 0, match.stderr[-2000:]
+
+
+def test_a_recipe_fit_phase_runs_after_self_play_and_once(tmp_path):
+    from agent.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    done = ponder("train", "--out", str(out), *RULES_RUN, "--set", "model_fit.minutes=0.03",
+                  "--set", "model_fit.batch=16", "--set", "model_fit.threads=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    fitted = load_checkpoint(out / "checkpoints" / "fitted.pt")
+    assert trains_learned_model(fitted.config, fitted.extra)
+    assert fitted.step == load_checkpoint(out / "checkpoints" / "latest.pt").step
+    stamp = (out / "checkpoints" / "fitted.pt").stat().st_mtime_ns
+    from selfplay.model_fit import fit_run
+
+    again = fit_run(out, ModelFitConfig(minutes=0.03, batch=16, threads=1))   # same learner step: kept as it is
+    assert again == out / "checkpoints" / "fitted.pt" and again.stat().st_mtime_ns == stamp
+    resumed = ponder("train", "--out", str(out), "--resume", *RULES_RUN, "--set", "model_fit.minutes=0.03",
+                     "--set", "model_fit.batch=16")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    refitted = load_checkpoint(out / "checkpoints" / "fitted.pt")         # more steps: fitted again
+    assert refitted.step == load_checkpoint(out / "checkpoints" / "latest.pt").step > fitted.step
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--minutes", "0.01"], "--replay"),                            # a lone file: which games?
+    (["--replay", "{tmp}", "--minutes", "0.01"], "no replay"),
+    (["--replay", "{run}"], "--minutes"),
+])
+def test_fit_model_usage_errors_are_one_line(rules_run, tmp_path, args, words):
+    lone = tmp_path / "lone.pt"
+    lone.write_bytes((rules_run / "checkpoints" / "latest.pt").read_bytes())
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{run}", str(rules_run)) for a in args]
+    done = ponder("fit-model", str(lone), "--out", str(tmp_path / "x.pt"), *args)
+    assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_fit_model_refuses_a_damaged_checkpoint(rules_run, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((rules_run / "checkpoints" / "latest.pt").read_bytes()[:-100])
+    done = ponder("fit-model", str(bad), "--replay", str(rules_run), "--out", str(tmp_path / "x.pt"),
+                  "--minutes", "0.01")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def board_network(game, **overrides):
+    torch.manual_seed(0)
+    config = NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1, prediction_blocks=1,
+                           head_hidden=16, action_heads=True, dynamics="board", **overrides)
+    return MuZeroNetwork(game, config)
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect_four"])
+def test_the_board_model_carries_the_planes_and_its_search_copy_agrees(name):
+    game = get_game(name)
+    network = board_network(game).eval()
+    state = game.initial_state().play(0)
+    planes = torch.from_numpy(np.stack([state.planes(), game.initial_state().planes()]))
+    channels = network.config.channels
+    hidden, logits, value = network.initial(planes)
+    assert hidden.shape == (2, channels + planes.shape[1], *planes.shape[2:])
+    assert torch.equal(hidden[:, channels:], planes)           # the planes ride along in the hidden state
+    actions = torch.tensor([1, 2])
+    next_hidden, reward, next_logits, next_value = network.recurrent(hidden, actions)
+    predicted = torch.sigmoid(network.board_logits(planes, actions))
+    assert torch.allclose(next_hidden[:, channels:], predicted)
+    assert torch.allclose(next_hidden[:, :channels], network.represent(predicted)[:, :channels])
+    network.set_inference("fp32")                               # the folded search copy: same numbers
+    with torch.no_grad():
+        copy = network.recurrent(hidden, actions)
+    for eager, folded in zip((next_hidden, reward, next_logits, next_value), copy):
+        assert torch.allclose(eager, folded, atol=1e-4)
+
+
+def test_the_fit_learns_the_board_exactly(tictactoe):
+    network = board_network(tictactoe)
+    games = random_games(tictactoe, 60, np.random.default_rng(6))
+    sampler = PathSampler(tictactoe, games, np.random.default_rng(7))
+    frozen = {name: tensor.clone() for name, tensor in network.state_dict().items()
+              if name.split(".")[0] not in MODEL_MODULES}
+    probe = sampler.sample(network, paths=128, steps=3, follow=0.5, prior=0.0)
+    from agent.model_fit import board_fit_fidelity
+
+    before = board_fit_fidelity(network, probe)
+    config = ModelFitConfig(minutes=0.2, unroll_steps=3, batch=64, learning_rate=5e-3, precision="fp32", threads=1)
+    progress = fit_network(network, sampler, config)
+    after = board_fit_fidelity(network, probe)
+    assert before["cells"] > 0.2 and after["cells"] < 0.01, (before, after, progress.steps)
+    assert after["value"] < before["value"]
+    for name, tensor in network.state_dict().items():
+        if name in frozen:
+            assert torch.equal(tensor, frozen[name]), name
+
+
+def test_self_play_refuses_to_train_the_board_model(tmp_path):
+    done = ponder("train", "--out", str(tmp_path / "run"), *RULES_RUN, "--set", "network.dynamics=board")
+    assert done.returncode == 2 and "model_fit" in done.stderr and len(done.stderr.strip().splitlines()) == 1
