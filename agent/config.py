@@ -47,6 +47,9 @@ class NetworkConfig:
     # rules so that a search over the learned model knows legal moves and game ends.
     action_heads: bool = False
     action_head_channels: int = 16
+    # convolutions (3x3, action_head_channels wide) before the heads' MLP: one sees a cell's
+    # neighbours; three see the lines of four through it (a win in one is such a line)
+    action_head_layers: int = 1
     # What g steps. "latent": MuZero's g, hidden state to hidden state. "board": the hidden
     # state also carries the observation planes, g predicts the next ones (a small convolution
     # stack, `board_dynamics_width` wide and `board_dynamics_layers` deep) and h encodes them:
@@ -68,6 +71,8 @@ class NetworkConfig:
             raise ValueError(f"network action_heads must be true or false, got {self.action_heads!r}")
         if self.dynamics not in DYNAMICS:
             raise ValueError(f"network dynamics must be one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
+        if self.action_head_layers < 1:
+            raise ValueError(f"network action_head_layers must be >= 1, got {self.action_head_layers}")
         if self.board_dynamics_width < 1 or self.board_dynamics_layers < 1:
             raise ValueError("network board_dynamics_width and board_dynamics_layers must be >= 1")
         if self.action_encoding not in ACTION_ENCODINGS:
@@ -145,6 +150,9 @@ class LossConfig:
     # of that position, the action heads trained on the rules' labels of where it leads
     # (positions a search expands and self-play never reaches); 0 turns it off
     branch_steps: int = 0
+    # the action heads learn from h's hidden state with the gradient stopped there, so that
+    # they do not shape h (a run over the rules whose model is fitted afterwards, `c4-s`)
+    action_heads_detached: bool = False
 
     def __post_init__(self) -> None:
         if self.unroll_steps < 0:

@@ -132,7 +132,8 @@ def compute_losses(network: MuZeroNetwork, batch: UnrollBatch, config: LossConfi
     legal_loss = torch.zeros_like(value_loss)
     end_loss = torch.zeros_like(value_loss)
     if heads:
-        legal_loss, end_loss = _action_losses(network, hidden, batch, 0, rows, config.end_positive_weight)
+        read = hidden.detach() if config.action_heads_detached else hidden
+        legal_loss, end_loss = _action_losses(network, read, batch, 0, rows, config.end_positive_weight)
 
     unrolled = min(rows, math.ceil(config.unroll_fraction * rows)) if steps else 0
     step_scale = (1.0 / steps if steps else 1.0) * (rows / unrolled if unrolled else 1.0)

@@ -171,7 +171,8 @@ def latent_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: Model
 
     The parts are means per unroll step: ``hidden`` (squared error), ``policy`` (KL from the
     real position's prior), ``value`` (squared error), ``reward``, ``heads`` (over the root
-    and every step).
+    and every step); ``hidden_spread`` is the variance of the real hidden states, the error
+    of a g that knew nothing but their mean.
     """
     steps, paths = batch.unroll_steps, batch.actions.shape[1]
     with torch.no_grad():
@@ -208,4 +209,7 @@ def latent_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: Model
     floats = {name: float(value.detach()) / steps for name, value in parts.items()}
     floats["heads"] = float(heads.detach()) / (steps + 1)
     floats["total"] = float(total.detach())
+    # the hidden error's yardstick: predicting every position's hidden state as the batch mean
+    # would score this (the per-element variance of h's real hidden states)
+    floats["hidden_spread"] = float(real_hidden[0].float().var(dim=0).mean())
     return total, floats

@@ -97,24 +97,30 @@ class PolicyHead(nn.Module):
 
 
 class ActionHeads(nn.Module):
-    """Per-action legality and game end from a hidden state: conv3x3 -> MLP -> ``A * (1 + E)``.
+    """Per-action legality and game end from a hidden state: conv3x3 (``layers`` of them) -> MLP
+    -> ``A * (1 + E)``.
 
     Returns (legal logits ``[N, A]``, end logits ``[N, A, E]``) with E = `END_CLASSES`
     (goes on, mover wins, draw, mover loses). They read the hidden state itself, as f does,
     so the same heads serve the root (h) and every unrolled state (g).
     """
 
-    def __init__(self, channels: int, head_channels: int, board_cells: int, hidden: int, num_actions: int) -> None:
+    def __init__(self, channels: int, head_channels: int, board_cells: int, hidden: int, num_actions: int,
+                 layers: int = 1) -> None:
         super().__init__()
         self.num_actions = num_actions
         self.conv = nn.Conv2d(channels, head_channels, 3, padding=1, bias=False)
         self.norm = nn.BatchNorm2d(head_channels)
+        # further convolutions (with bias, no BatchNorm: the inference copy folds only conv/norm)
+        self.convs = nn.ModuleList(nn.Conv2d(head_channels, head_channels, 3, padding=1) for _ in range(layers - 1))
         self.fc1 = nn.Linear(head_channels * board_cells, hidden)
         self.fc2 = nn.Linear(hidden, num_actions * (1 + END_CLASSES))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = F.relu(self.norm(self.conv(x))).flatten(1)
-        out = self.fc2(F.relu(self.fc1(out))).view(-1, self.num_actions, 1 + END_CLASSES)
+        out = F.relu(self.norm(self.conv(x)))
+        for conv in self.convs:
+            out = F.relu(conv(out))
+        out = self.fc2(F.relu(self.fc1(out.flatten(1)))).view(-1, self.num_actions, 1 + END_CLASSES)
         return out[:, :, 0], out[:, :, 1:]
 
 
@@ -218,7 +224,7 @@ class MuZeroNetwork(nn.Module):
         self.value_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, value_outputs)
         # the action heads read the whole hidden state (the board model's planes too)
         self.action_heads = (ActionHeads(self.hidden_shape[0], cfg.action_head_channels, cells, cfg.head_hidden,
-                                         spec.num_actions) if cfg.action_heads else None)
+                                         spec.num_actions, cfg.action_head_layers) if cfg.action_heads else None)
         # EfficientZero consistency: projection of a hidden state and a predictor on top of it
         if cfg.projection_dim:
             self.projection = nn.Sequential(

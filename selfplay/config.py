@@ -161,6 +161,9 @@ class ModelFitConfig:
     prior: float = 0.0             # > 0 costs a network call per step of every path (10x the sampling)
     dynamics: str = "board"        # what g steps: "board" (planes, h encodes them) or "latent" (MuZero's)
     dynamics_blocks: int = 2       # the latent g's residual blocks
+    action_head_layers: int = 1    # the action heads' convolutions (network.action_head_layers)
+    action_head_channels: int = 16
+    keep_heads: bool = False       # start from the checkpoint's action heads when it has them, same shape
     hidden_weight: float = 10.0    # weight of g's own term: the hidden states' or the planes' error
     end_positive_weight: float = 10.0
     precision: str = "bf16"        # autocast of the fit's forward passes: bf16 or fp32
@@ -170,7 +173,7 @@ class ModelFitConfig:
     def __post_init__(self) -> None:
         if not self.minutes >= 0:
             raise ValueError(f"model_fit minutes must be >= 0, got {self.minutes}")
-        for name in ("unroll_steps", "batch", "dynamics_blocks"):
+        for name in ("unroll_steps", "batch", "dynamics_blocks", "action_head_layers", "action_head_channels"):
             if isinstance(getattr(self, name), bool) or getattr(self, name) < 1:
                 raise ValueError(f"model_fit {name} must be an int >= 1, got {getattr(self, name)!r}")
         for name in ("follow", "prior"):

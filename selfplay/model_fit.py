@@ -49,7 +49,9 @@ class PathSampler:
                 self.next_index.append(-1 if last else len(self.states))
                 state = state.play(int(action))
         if not self.states:
-            raise ValueError("the replay holds no positions to fit the model on")
+            from envs.errors import UsageError
+
+            raise UsageError("the replay holds no positions to fit the model on: train longer first")
         shape = self.states[0].planes().shape
         self.planes_shape = tuple(int(size) for size in shape)
         self.num_actions = int(self.states[0].legal_mask().shape[0])
@@ -181,20 +183,27 @@ def fitted_config(run_config: dict, config: ModelFitConfig) -> dict:
 
 
 def network_to_fit(checkpoint, config: ModelFitConfig) -> MuZeroNetwork:
-    """A network with the checkpoint's h and f and a fresh model of ``config``'s size (g,
-    reward head, action heads): the fit always starts the model from scratch, so it does not
-    depend on whether or how the run trained one."""
+    """A network with the checkpoint's h and f and a fresh model of ``config``'s size (g and the
+    reward head, and the action heads unless ``config.keep_heads`` finds the checkpoint's own of
+    the same shape): the fit does not depend on whether or how the run trained a model."""
     from agent.config import NetworkConfig
     from agent.model_fit import MODEL_MODULES
     from agent.networks import GameSpec
 
     values = {**checkpoint.network_config, "action_heads": True, "dynamics_blocks": config.dynamics_blocks,
-              "dynamics": config.dynamics}
+              "dynamics": config.dynamics, "action_head_layers": config.action_head_layers,
+              "action_head_channels": config.action_head_channels}
     network = MuZeroNetwork(GameSpec(checkpoint.observation_shape, checkpoint.num_actions),
                             NetworkConfig.from_dict(values))
-    kept = {name: tensor for name, tensor in checkpoint.model.items() if name.split(".")[0] not in MODEL_MODULES}
+    fresh = set(MODEL_MODULES)
+    shapes = {name: tuple(tensor.shape) for name, tensor in network.state_dict().items()}
+    heads = {name: tensor for name, tensor in checkpoint.model.items() if name.startswith("action_heads.")}
+    if config.keep_heads and heads and all(shapes.get(name) == tuple(tensor.shape) for name, tensor in heads.items()) \
+            and {name for name in shapes if name.startswith("action_heads.")} == set(heads):
+        fresh.discard("action_heads")
+    kept = {name: tensor for name, tensor in checkpoint.model.items() if name.split(".")[0] not in fresh}
     missing, unexpected = network.load_state_dict(kept, strict=False)
-    stray = [name for name in missing if name.split(".")[0] not in MODEL_MODULES]
+    stray = [name for name in missing if name.split(".")[0] not in fresh]
     if stray or unexpected:
         raise ValueError(f"the checkpoint's h and f do not fit the network ({(stray or unexpected)[0]})")
     return network

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", metavar="GAME/NAME",
                         help="take the [model_fit] settings from this recipe (default: the checkpoint's run config)")
     parser.add_argument("--minutes", type=float, help="wall-clock budget of the fit")
+    parser.add_argument("--dynamics", choices=("board", "latent"),
+                        help="what g steps: the board (predicts the next planes; default) or h's hidden state")
     parser.add_argument("--seed", type=int, help="seed of the paths and the model's initialisation")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
 
@@ -38,7 +40,7 @@ def _settings(args: argparse.Namespace, checkpoint):
     else:
         section = checkpoint.config.get("model_fit") if isinstance(checkpoint.config, dict) else None
         values = dict(section) if isinstance(section, dict) else {}
-    for name in ("minutes", "seed", "threads"):
+    for name in ("minutes", "dynamics", "seed", "threads"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     try:

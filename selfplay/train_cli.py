@@ -142,11 +142,12 @@ def _check(config) -> None:
         # the learned model steps through g at every simulation
         raise UsageError("loss.unroll_steps=0 trains no dynamics network, which a search over the learned "
                          "model steps through: set search.model=rules too, or unroll_steps >= 1")
-    if config.network.dynamics == "board":
+    if config.network.dynamics == "board" and (config.loss.unroll_steps or config.search.model != "rules"):
         # the board model learns from the planes themselves, which the unrolled loss does not
-        # target: it is fitted after self-play, with h and f frozen (model_fit)
-        raise UsageError("network.dynamics=board is not trained by self-play: train with the latent network and "
-                         "fit the board model after it (model_fit.minutes, or `ponder fit-model`)")
+        # target: self-play over the rules trains h, f (and the heads) and leaves g to the fit
+        raise UsageError("network.dynamics=board is not trained by self-play: train over the rules without an "
+                         "unroll (search.model=rules, loss.unroll_steps=0) and fit it after (model_fit.minutes, "
+                         "or `ponder fit-model`)")
     if config.loss.unroll_steps == 0 and config.loss.consistency:
         raise UsageError("loss.consistency compares unrolled hidden states, and loss.unroll_steps=0 unrolls "
                          "none: set loss.consistency=false too")

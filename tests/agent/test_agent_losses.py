@@ -198,3 +198,24 @@ def test_branches_step_aside_and_train_the_heads_on_where_they_lead():
     net.zero_grad()
     compute_losses(net, batch, LossConfig(branch_steps=0)).total.backward()
     torch.testing.assert_close(masked, net.action_heads.fc2.weight.grad)   # a masked branch adds nothing
+
+
+@pytest.mark.parametrize("detached", [False, True])
+def test_detached_action_heads_do_not_shape_h(detached):
+    torch.manual_seed(3)
+    net = MuZeroNetwork(SPEC, NetworkConfig(channels=8, action_heads=True, action_head_channels=8,
+                                            dynamics="board"))
+    batch = _with_action_labels(_batch()[0])
+    config = LossConfig(unroll_steps=0, action_heads_detached=detached, policy_weight=0.0, value_weight=0.0,
+                        reward_weight=0.0)
+    import dataclasses
+
+    batch = dataclasses.replace(batch, actions=batch.actions[:, :0], target_value=batch.target_value[:, :1],
+                                target_reward=batch.target_reward[:, :1], target_policy=batch.target_policy[:, :1],
+                                policy_mask=batch.policy_mask[:, :1], value_mask=batch.value_mask[:, :1],
+                                target_legal=batch.target_legal[:, :1], target_ends=batch.target_ends[:, :1],
+                                action_mask=batch.action_mask[:, :1])
+    compute_losses(net, batch, config).total.backward()
+    representation = net.represent_conv.weight.grad
+    assert net.action_heads.fc2.weight.grad.abs().sum() > 0
+    assert (representation is None or representation.abs().sum() == 0) == detached

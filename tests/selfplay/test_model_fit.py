@@ -130,7 +130,7 @@ def test_the_fit_moves_the_model_only_and_lowers_its_loss(tictactoe, network):
     assert progress.steps > 5
     after, parts = model_fit_loss(network, probe)
     assert float(after.detach()) < float(before.detach())
-    assert set(parts) == {"hidden", "policy", "value", "reward", "heads", "total"}
+    assert set(parts) == {"hidden", "policy", "value", "reward", "heads", "total", "hidden_spread"}
     # h and f (weights and BatchNorm statistics) are exactly as they were
     for name, tensor in network.state_dict().items():
         if name in frozen:
@@ -278,5 +278,24 @@ def test_the_fit_learns_the_board_exactly(tictactoe):
 
 
 def test_self_play_refuses_to_train_the_board_model(tmp_path):
-    done = ponder("train", "--out", str(tmp_path / "run"), *RULES_RUN, "--set", "network.dynamics=board")
+    done = ponder("train", "--out", str(tmp_path / "run"), *RULES_RUN, "--set", "network.dynamics=board",
+                  "--set", "loss.unroll_steps=2", "--set", "search.model=learned")
     assert done.returncode == 2 and "model_fit" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_self_play_trains_the_board_models_heads_and_the_fit_keeps_them(tmp_path):
+    """c4-s's shape: a board-model network over the rules without an unroll, heads detached from h."""
+    from agent.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    done = ponder("train", "--out", str(out), *RULES_RUN, "--set", "network.dynamics=board",
+                  "--set", "network.action_heads=true", "--set", "loss.action_heads_detached=true",
+                  "--set", "model_fit.minutes=0.02", "--set", "model_fit.batch=16", "--set", "model_fit.keep_heads=true",
+                  "--set", "model_fit.learning_rate=1e-9")
+    assert done.returncode == 0, done.stderr[-2000:]
+    trained = load_checkpoint(out / "checkpoints" / "latest.pt")
+    fitted = load_checkpoint(out / "checkpoints" / "fitted.pt")
+    heads = [name for name in trained.model if name.startswith("action_heads.") and name.endswith(("weight", "bias"))]
+    assert heads
+    for name in heads:     # kept from the run (a learning rate of 1e-9 moves them by nothing visible)
+        assert torch.allclose(fitted.model[name], trained.model[name], atol=1e-5), name
