@@ -1,13 +1,14 @@
-"""Fit a trained network's learned model to its own representation (`agent.model_fit`).
+"""Fit a trained network's learned model, h and f frozen (the losses: `agent.model_fit`).
 
-`fit_model` takes a checkpoint and the replay of its run, rebuilds every stored position
-with the rules, and trains g, the reward head and the action heads for a wall-clock budget
-on paths that follow the games played and branch off them (moves drawn from the network's
-prior, as a search expands, and uniformly, as it explores), with h and f frozen. The result
-is a checkpoint whose agent can search its learned model: its run config records the fit
-(``loss.unroll_steps``, ``model_fit``), so `Agent.learned_model_trained` holds.
+`fit_checkpoint` takes a checkpoint and the games of its run's replay, rebuilds every stored
+position with the rules (`PathSampler`), and trains g, the reward head and the action heads
+for a wall-clock budget (`fit_network`) on paths that follow the games played and branch off
+them (uniformly random legal moves, or moves from the network's prior with
+``model_fit.prior`` > 0), the positions a search expands. The result is a checkpoint whose
+agent searches its learned model: ``extra["model_fit_steps"]`` says it was fitted (so
+`Agent.learned_model_trained` holds) and its config gains the fit's ``model_fit`` section.
 
-Used by ``ponder fit-model`` and by a recipe's ``[model_fit]`` phase after self-play.
+Used by ``ponder fit-model`` and by a recipe's ``[model_fit]`` phase after self-play (`fit_run`).
 """
 from __future__ import annotations
 
