@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity, model_fit_loss, model_parameters,
                              set_fit_modes)
 from agent.networks import MuZeroNetwork
-from envs.game import Game, State
+from envs.game import Game, State, mover_reward
 from selfplay.config import ModelFitConfig
 
 
@@ -115,9 +115,7 @@ class PathSampler:
                         action = int(moves[rng.integers(moves.size)])
                 actions[step, row] = action
                 after = state.play(action)
-                if after.is_terminal():
-                    winner = after.winner()
-                    rewards[step, row] = 0.0 if winner is None else (1.0 if winner == state.to_play else -1.0)
+                rewards[step, row] = mover_reward(after, state.to_play)
                 current[row] = after
         tensor = torch.from_numpy
         return ModelFitBatch(planes=tensor(planes), actions=tensor(actions), alive=tensor(alive),
