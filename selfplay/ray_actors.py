@@ -1,7 +1,7 @@
 """Ray actor hosts for the local backend's `Actor`, `Replay` and `Learner`, unchanged.
 
 Each class here is a thin shell that a Ray actor process builds once and then calls: it
-owns one of D's plain classes (`selfplay.actor.Actor`, `selfplay.replay.Replay`,
+owns one of the plain classes (`selfplay.actor.Actor`, `selfplay.replay.Replay`,
 `selfplay.learner.Learner`) and turns its methods into coarse remote calls, so that a
 call carries enough work (several moves, several learner steps) to hide Ray's per-call
 cost. The driver (`selfplay.ray_backend`) decides what runs when; nothing here loops on
@@ -26,6 +26,7 @@ import numpy as np
 import ray
 
 from selfplay.config import RunConfig
+from selfplay.progress import FinishedGame, TrainChunk
 
 REPLAY_RETRY_SECONDS = 30.0
 
@@ -34,46 +35,16 @@ REPLAY_RETRY_SECONDS = 30.0
 class PlayReport:
     """What one `SelfPlayHost.play` call did.
 
-    positions: positions played (one per game per move), games: games finished and stored
-    in replay, game_lengths: int [games] stored positions of each finished game,
-    first_player_results: float [games] final result for the first player (+1/0/-1),
-    stats: the hosted Actor's `ActorStats` as a dict (counters since that host started),
-    weights_version: the weights version the moves were played with.
+    positions: positions played (one per game per move), finished: the games that finished
+    and were stored in replay, stats: the hosted Actor's `ActorStats` as a dict (counters
+    since that host started), weights_version: the weights version the moves were played with.
     """
 
     actor_id: int
     positions: int
-    games: int
-    game_lengths: tuple[int, ...]
-    first_player_results: tuple[float, ...]
+    finished: tuple[FinishedGame, ...]
     stats: dict
     weights_version: int
-
-
-@dataclass(frozen=True)
-class TrainReport:
-    """What one `LearnerHost.train` call did: ``steps`` optimizer steps ending at ``step``.
-
-    parts: mean of each loss part over those steps; learning_rate: the last one;
-    seconds: wall time of the steps (sampling included); reanalysed_rows: rows refreshed.
-    """
-
-    step: int
-    steps: int
-    samples_trained: int
-    parts: dict
-    learning_rate: float
-    seconds: float
-    reanalysed_rows: int
-
-
-def first_player_result(game) -> float:
-    """+1 / 0 / -1: the final result of a finished `GameHistory` for the first player."""
-    reward = float(game.rewards[-1])
-    if reward == 0.0:
-        return 0.0
-    mover = int(game.to_play[-1])      # the player whose move ended the game earned ``reward``
-    return reward if mover == 0 else -reward
 
 
 def _call_replay(method, *args):
@@ -209,11 +180,9 @@ class SelfPlayHost:
             positions += batch
         if finished:
             _call_replay(self.replay.add_games, finished)
-        return PlayReport(
-            actor_id=self.actor_id, positions=positions, games=len(finished),
-            game_lengths=tuple(int(game.length) for game in finished),
-            first_player_results=tuple(first_player_result(game) for game in finished),
-            stats=asdict(self.actor.stats()), weights_version=self.weights_version)
+        return PlayReport(actor_id=self.actor_id, positions=positions,
+                          finished=tuple(FinishedGame.of(game) for game in finished),
+                          stats=asdict(self.actor.stats()), weights_version=self.weights_version)
 
     def pid(self) -> int:
         return os.getpid()
@@ -262,7 +231,7 @@ class LearnerHost:
             self.torch.set_rng_state(torch_rng)
         return self.learner.step
 
-    def train(self, steps: int) -> TrainReport:
+    def train(self, steps: int) -> TrainChunk:
         """Run ``steps`` optimizer steps on fresh replay batches (the next one prefetched)."""
         import dataclasses
 
@@ -289,10 +258,9 @@ class LearnerHost:
             learning_rate = result.learning_rate
             for name, value in result.parts.items():
                 parts_sum[name] = parts_sum.get(name, 0.0) + float(value)
-        return TrainReport(step=self.learner.step, steps=steps, samples_trained=self.learner.samples_trained,
-                           parts={name: total / max(1, steps) for name, total in parts_sum.items()},
-                           learning_rate=learning_rate, seconds=time.perf_counter() - started,
-                           reanalysed_rows=reanalysed)
+        return TrainChunk(step=self.learner.step, steps=steps,
+                          parts={name: total / max(1, steps) for name, total in parts_sum.items()},
+                          learning_rate=learning_rate, seconds=time.perf_counter() - started, reanalysed=reanalysed)
 
     def _get_batch(self, pending, batch_size: int):
         try:

@@ -1,7 +1,8 @@
 """The Ray training backend: `ponder train --backend ray [--address ADDR]`.
 
-Same run folder, same classes, same checkpoints as the local backend (`selfplay.trainer`),
-with the processes placed by Ray instead of `multiprocessing`:
+A `selfplay.session.TrainingSession` runs it as it runs the local backend
+(`selfplay.local_backend`): same run folder, checkpoints, resume and monitor, with the
+processes placed by Ray instead of `multiprocessing`:
 
 - one `SelfPlayHost` Ray actor per ``actor.num_actors`` (each hosting an `Actor`), spread
   over the cluster's CPUs, or given a GPU share for batched inference
@@ -13,12 +14,11 @@ with the processes placed by Ray instead of `multiprocessing`:
 - weights go out as one object-store object per published version.
 
 This driver only schedules coarse calls (a few moves per self-play call, a chunk of
-learner steps per learner call), holds the samples-per-position ratio with the local
-trainer's rule (`selfplay.throttle`: the learner waits for positions, actors wait while
-they are more than ``ratio_slack_positions``, at least one batch's worth, ahead), writes
-TensorBoard and the progress line, evaluates on a CPU copy of the network, and writes
-checkpoints with the local backend's `save_run_checkpoint`, with the same ``extra``
-counters, so a run can be resumed by either backend.
+learner steps per learner call) and holds the samples-per-position ratio with the local
+backend's rule (`selfplay.throttle`: the learner waits for positions, actors wait while
+they are more than ``ratio_slack_positions``, at least one batch's worth, ahead). The
+session evaluates on a CPU copy of the network and checkpoints with the same ``extra``, so
+a run can be resumed by either backend.
 """
 from __future__ import annotations
 
@@ -34,11 +34,10 @@ import numpy as np
 
 from agent.checkpoint import NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA
 from envs.errors import UsageError
-from selfplay.config import RunConfig, write_toml
-from selfplay.progress import ProgressLine, log_evaluation, run_parts
+from selfplay.config import RunConfig
+from selfplay.progress import Advance, Counters
+from selfplay.session import LearnerSnapshot, SessionStart, TrainSummary, train
 from selfplay.throttle import RatioThrottle
-from selfplay.run_folder import InterruptFlag, RunBook, RunPaths, resume_checkpoint, save_run_checkpoint
-from selfplay.trainer import TrainSummary
 
 DRAIN_SECONDS = 30.0
 
@@ -109,33 +108,49 @@ def plan_placement(config: RunConfig, options: RayOptions, cluster_cpus: float, 
 
 def run_ray_training(config: RunConfig, out: Path, resume: bool, show_progress: bool = True,
                      address: str | None = None, options: RayOptions | None = None) -> TrainSummary:
-    """Train ``config`` into the run folder ``out`` on Ray; same inputs and result as `LocalTrainer.run`."""
+    """Train ``config`` into the run folder ``out`` on Ray: a training session with a `RayBackend`."""
     options = options or RayOptions()
     if address is not None:
         options = dataclasses.replace(options, address=address)
     if options.mixed_precision:   # the learner's own switch, learner.precision, does the work
         config = dataclasses.replace(config, learner=dataclasses.replace(config.learner, precision="bf16"))
     try:
-        import ray
+        import ray  # noqa: F401
     except ImportError:
         raise UsageError("--backend ray needs Ray: pip install 'ponder[ray]' (or pip install 'ray[default]')") from None
-    return RayTrainer(config, Path(out), resume, show_progress, options).run()
+    return train(config, Path(out), resume, RayBackend(options), show_progress)
 
 
-class RayTrainer:
-    """One Ray training session: start hosts, run the loop, checkpoint, stop everything it started."""
+class RayBackend:
+    """Self-play, replay and learner hosts on Ray; the session's driver schedules their calls."""
 
-    def __init__(self, config: RunConfig, out: Path, resume: bool, show_progress: bool, options: RayOptions) -> None:
-        self.config = config
-        self.paths = RunPaths(Path(out))
-        self.resume = resume
-        self.show_progress = show_progress
-        self.options = options
-        self.throttle = RatioThrottle.from_config(config)
+    label = "train (ray)"
+
+    def __init__(self, options: RayOptions | None = None) -> None:
+        self.options = options or RayOptions()
         self.started_ray = False
         self.hosts: list = []
+        self.actors: list = []
+        self.step = 0
+        self.loop = _LoopState()
 
     # -------------------------------------------------------------- Ray and the hosts
+    def start(self, start: SessionStart) -> str:
+        import torch
+
+        self.config, self.game, self.network = start.config, start.game, start.network   # CPU copy
+        self.checkpoint, self.session, self.resume = start.checkpoint, start.session, start.resume
+        self.paths = start.paths
+        self.throttle = RatioThrottle.from_config(self.config)
+        self.step = start.checkpoint.step if start.checkpoint is not None else 0
+        torch.set_num_threads(1)          # the driver only evaluates and writes files
+        self.ray = self._connect()
+        self._start_hosts(self.ray)
+        counters = self.ray.get(self.replay.counters.remote())
+        self.loop.replay_positions, self.loop.replay_games = int(counters["positions"]), int(counters["games"])
+        self.alive = set(range(len(self.actors)))
+        return f"{len(self.actors)} actors, learner on {self.learner_device}"
+
     def _connect(self):
         import ray
 
@@ -199,7 +214,151 @@ class RayTrainer:
             self.actors.append(actor)
         self.hosts.extend(self.actors)
 
-    def _stop(self, ray) -> None:
+
+    # -------------------------------------------------------------- the work
+    def advance(self, steps_left: int | None) -> Advance:
+        """Keep every actor and the learner busy within the ratio; wait up to 0.2 s for one call."""
+        ray, loop, config, trainer = self.ray, self.loop, self.config, self.config.trainer
+        if not self.alive:
+            raise RuntimeError("every self-play actor died more often than max_actor_restarts allows")
+        per_call = self._positions_per_call()
+        # self-play: keep each actor busy while generation is within the ratio's slack
+        # (plies of games still in play are not held to the slack: see the local backend)
+        in_play = max(0, loop.positions - loop.delivered)
+        for actor_id in sorted(self.alive - set(loop.playing.values())):
+            if loop.requested - in_play < self.throttle.actor_limit(loop.samples):
+                ref = self.actors[actor_id].play.remote(max(1, self.options.moves_per_call), self.weights_version,
+                                                        [self.weights_ref])
+                loop.playing[ref] = actor_id
+                loop.requested += per_call
+        # learning: one chunk at a time, ending at the next weight sync or log point
+        if loop.training is None:
+            # positions played, finished or not: the learner may run ahead of the last games
+            steps = self.throttle.learner_steps(loop.samples, loop.positions, loop.replay_positions)
+            if steps_left is not None:
+                steps = min(steps, steps_left)
+            to_sync = trainer.weight_sync_steps - self.step % trainer.weight_sync_steps
+            steps = min(steps, to_sync, trainer.log_every_steps)
+            if steps > 0:
+                loop.training = self.learner.train.remote(steps)
+                loop.samples += steps * config.learner.batch_size    # reserved now, as the local backend counts
+        advance = Advance()
+        waiting = list(loop.playing) + ([loop.training] if loop.training is not None else [])
+        if not waiting:
+            time.sleep(0.01)
+            return advance
+        ready, _ = ray.wait(waiting, num_returns=1, timeout=0.2)
+        for ref in ready:
+            if ref is loop.training or ref == loop.training:
+                self._finish_training(ref, advance)
+            else:
+                self._finish_play(ref, advance)
+        return advance
+
+    def counters(self) -> Counters:
+        loop = self.loop
+        return Counters(step=self.step, samples=loop.samples, positions=loop.positions, games=loop.games,
+                        replay_positions=loop.replay_positions, replay_games=loop.replay_games,
+                        actor_failures=loop.actor_failures)
+
+    def _positions_per_call(self) -> int:
+        return max(1, self.options.moves_per_call) * self.config.actor.games_per_actor
+
+    def _finish_training(self, ref, advance: Advance) -> None:
+        ray, loop = self.ray, self.loop
+        loop.training = None
+        try:
+            chunk = ray.get(ref)
+        except ray.exceptions.RayActorError as error:
+            raise RuntimeError("the learner died; continue from the last checkpoint with --resume "
+                               f"({str(error).splitlines()[0]})") from None
+        self.step = chunk.step
+        if chunk.step % self.config.trainer.weight_sync_steps == 0:
+            self.weights_version += 1
+            self.weights_ref = self.learner.publish_weights.remote()
+        advance.chunks.append(chunk)
+
+    def _finish_play(self, ref, advance: Advance) -> None:
+        ray, loop = self.ray, self.loop
+        actor_id = loop.playing.pop(ref)
+        per_call = self._positions_per_call()
+        try:
+            report = ray.get(ref)
+        except ray.exceptions.RayActorError:
+            loop.requested -= per_call                 # those positions never reached replay
+            loop.actor_failures += 1
+            loop.failures_by_actor[actor_id] = loop.failures_by_actor.get(actor_id, 0) + 1
+            limit = self.options.max_actor_restarts
+            if limit >= 0 and loop.failures_by_actor[actor_id] > limit:
+                self.alive.discard(actor_id)
+            return                                     # Ray restarts it; the next call waits for it
+        stored = sum(game.length for game in report.finished)
+        loop.positions += report.positions
+        loop.requested += report.positions - per_call
+        loop.games += len(report.finished)
+        loop.replay_games += len(report.finished)
+        loop.replay_positions += stored
+        loop.delivered += stored
+        advance.games.extend(report.finished)
+        advance.actor_stats[actor_id] = report.stats
+
+    # -------------------------------------------------------------- checkpoints and evaluation
+    def snapshot(self) -> LearnerSnapshot:
+        import torch
+
+        ray = self.ray
+        state = ray.get(self.learner.checkpoint_state.remote())
+        self.network.load_state_dict(state["model"])
+        counters = ray.get(self.replay.counters.remote())
+        torch_rng = state["torch_rng"] if isinstance(state["torch_rng"], torch.Tensor) else torch.get_rng_state()
+        return LearnerSnapshot(network=self.network, step=state["step"], optimizer=state["optimizer"],
+                               samples_trained=state["samples_trained"],
+                               positions_added=counters["positions_added"],
+                               numpy_rng=json.dumps(ray.get(self.replay.rng_state.remote())), torch_rng=torch_rng,
+                               replay=_ReplayView(ray, self.replay), extra={"backend": "ray"})
+
+    def evaluation_network(self):
+        import torch
+
+        from agent.agent import Agent
+
+        current = self.ray.get(self.learner.publish_weights.remote())   # after any in-flight chunk
+        self.network.load_state_dict({name: torch.as_tensor(np.array(array)) for name, array in current.items()})
+        return self.network, Agent(self.network, self.game, device="cpu"), torch.device("cpu")
+
+    # -------------------------------------------------------------- stop
+    def finish(self) -> Advance:
+        """Finish the in-flight learner chunk and self-play calls (their work counts), then stop the actors.
+
+        The actors stop before the final checkpoint so that the saved replay holds exactly the
+        games this session counted; a call that does not end within ``DRAIN_SECONDS`` is dropped.
+        """
+        ray, loop = self.ray, self.loop
+        advance = Advance()
+        if loop.training is not None:
+            try:
+                self._finish_training(loop.training, advance)
+            except RuntimeError:
+                pass
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while loop.playing and time.monotonic() < deadline:
+            ready, _ = ray.wait(list(loop.playing), num_returns=len(loop.playing),
+                                timeout=max(0.0, deadline - time.monotonic()))
+            for ref in ready:
+                self._finish_play(ref, advance)
+            if not ready:
+                break
+        loop.playing.clear()
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.hosts = [handle for handle in self.hosts if handle not in self.actors]
+        return advance
+
+    def close(self) -> None:
+        if not self.started_ray and not self.hosts:
+            return
+        import ray
+
         for handle in self.hosts:
             try:
                 ray.kill(handle, no_restart=True)
@@ -209,220 +368,6 @@ class RayTrainer:
         if self.started_ray:
             ray.shutdown()
             self.started_ray = False
-
-    # -------------------------------------------------------------- resume and checkpoints
-    def _load_resume_state(self) -> None:
-        """Read ``latest.pt`` (if resuming) the way the local backend does; check it fits the config."""
-        import torch
-
-        from agent.networks import MuZeroNetwork
-        from envs.registry import get_game
-
-        self.game = get_game(self.config.game.name, **self.config.game.options)
-        torch.manual_seed(self.config.trainer.seed)
-        self.network = MuZeroNetwork(self.game, self.config.network)   # CPU copy: evaluation, checkpoints
-        self.checkpoint = resume_checkpoint(self.paths, self.game, self.network) if self.resume else None
-        book = RunBook.after(self.checkpoint.extra) if self.checkpoint is not None else RunBook()
-        self.book, self.session, self.games_total = book, book.session, book.games_total
-
-    def _save_checkpoint(self, ray, elapsed: float) -> Path:
-        import torch
-
-        state = ray.get(self.learner.checkpoint_state.remote())
-        self.network.load_state_dict(state["model"])
-        counters = ray.get(self.replay.counters.remote())
-        torch_rng = state["torch_rng"] if isinstance(state["torch_rng"], torch.Tensor) else torch.get_rng_state()
-        extra = self.book.extra(elapsed=elapsed, games_total=self.games_total, samples_trained=state["samples_trained"],
-                                positions_added=counters["positions_added"],
-                                numpy_rng=json.dumps(ray.get(self.replay.rng_state.remote())), torch_rng=torch_rng,
-                                backend="ray")
-        learner_view = _LearnerView(self.network, state["step"], state["optimizer"])
-        replay_view = _ReplayView(ray, self.replay)
-        return save_run_checkpoint(self.paths, learner_view, replay_view, self.game, self.config, extra,
-                                   self.config.trainer.keep_checkpoints)
-
-    def _evaluate(self, ray) -> dict:
-        from agent.agent import Agent
-        from selfplay.evaluation import evaluate_run
-
-        if self.config.trainer.eval_games <= 0:
-            return {}
-        import torch
-
-        current = ray.get(self.learner.publish_weights.remote())   # after any in-flight chunk
-        self.network.load_state_dict({name: torch.as_tensor(np.array(array)) for name, array in current.items()})
-        agent = Agent(self.network, self.game, device="cpu")
-        return evaluate_run(self.game, self.network, agent, self.config, self.step, torch.device("cpu"))
-
-    # -------------------------------------------------------------- the loop
-    def run(self) -> TrainSummary:
-        import torch
-
-        self._load_resume_state()
-        ray = self._connect()
-        config, trainer = self.config, self.config.trainer
-        torch.set_num_threads(1)          # the driver only evaluates and writes files
-        interrupted = InterruptFlag()
-        self.paths.checkpoints.mkdir(parents=True, exist_ok=True)
-        write_toml(config, self.paths.config)
-        from torch.utils.tensorboard import SummaryWriter
-
-        start_step = self.checkpoint.step if self.checkpoint is not None else 0
-        self.step = start_step
-        writer = SummaryWriter(str(self.paths.tensorboard), purge_step=start_step if self.resume else None)
-        monitor = RayMonitor(writer, show_progress=self.show_progress, trainer=trainer, start_step=start_step)
-        loop = self.loop = _LoopState()
-        started = time.monotonic()
-        stopped_by = "steps"
-        evaluation: dict = {}
-        try:
-            interrupted.install()
-            self._start_hosts(ray)
-            loop.replay_positions = int(ray.get(self.replay.counters.remote())["positions"])
-            monitor.start(self.learner_device, len(self.actors))
-            stopped_by = self._loop(ray, loop, monitor, interrupted, started, start_step)
-        except KeyboardInterrupt:
-            stopped_by = "interrupt"
-        except BaseException:
-            interrupted.uninstall()
-            monitor.stop()
-            writer.close()
-            self._stop(ray)
-            raise
-        interrupted.uninstall()
-        elapsed = time.monotonic() - started
-        try:
-            self._drain(ray, loop, monitor)
-            if self.step > start_step or not self.paths.latest.exists():
-                if trainer.eval_games > 0:
-                    evaluation = self._evaluate(ray)
-                    monitor.log_evaluation(self.step, evaluation)
-                self._save_checkpoint(ray, elapsed)
-            monitor.log_faults(self.step, loop.actor_failures)
-        finally:
-            monitor.stop()
-            writer.close()
-            self._stop(ray)
-        return TrainSummary(step=self.step, steps_this_session=self.step - start_step,
-                            samples_trained=loop.samples, games=loop.games, positions=loop.positions,
-                            seconds=elapsed, stopped_by=stopped_by, evaluation=monitor.evaluation or evaluation,
-                            checkpoint=self.paths.latest)
-
-    def _loop(self, ray, loop: "_LoopState", monitor: "RayMonitor", interrupted, started: float,
-              start_step: int) -> str:
-        config, trainer, options = self.config, self.config.trainer, self.options
-        batch_size = config.learner.batch_size
-        moves = max(1, options.moves_per_call)
-        per_call = moves * config.actor.games_per_actor
-        last_checkpoint = last_eval = started
-        alive = set(range(len(self.actors)))
-        while True:
-            elapsed = time.monotonic() - started
-            if interrupted.flag:
-                return "interrupt"
-            if trainer.max_steps and self.step - start_step >= trainer.max_steps:
-                return "steps"
-            if trainer.max_minutes and elapsed >= trainer.max_minutes * 60:
-                return "minutes"
-            if not alive:
-                raise RuntimeError("every self-play actor died more often than max_actor_restarts allows")
-            # self-play: keep each actor busy while generation is within the ratio's slack
-            # (plies of games still in play are not held to the slack: see the local trainer)
-            in_play = max(0, loop.positions - loop.delivered)
-            for actor_id in sorted(alive - set(loop.playing.values())):
-                if loop.requested - in_play < self.throttle.actor_limit(loop.samples):
-                    ref = self.actors[actor_id].play.remote(moves, self.weights_version, [self.weights_ref])
-                    loop.playing[ref] = actor_id
-                    loop.requested += per_call
-            # learning: one chunk at a time, ending at the next weight sync or log point
-            if loop.training is None:
-                # positions played, finished or not: the learner may run ahead of the last games
-                steps = self.throttle.learner_steps(loop.samples, loop.positions, loop.replay_positions)
-                if trainer.max_steps:
-                    steps = min(steps, trainer.max_steps - (self.step - start_step))
-                to_sync = trainer.weight_sync_steps - self.step % trainer.weight_sync_steps
-                steps = min(steps, to_sync, trainer.log_every_steps)
-                if steps > 0:
-                    loop.training = self.learner.train.remote(steps)
-                    loop.samples += steps * batch_size        # reserved now, as the local trainer counts
-            waiting = list(loop.playing) + ([loop.training] if loop.training is not None else [])
-            if not waiting:
-                time.sleep(0.01)
-                continue
-            ready, _ = ray.wait(waiting, num_returns=1, timeout=0.2)
-            for ref in ready:
-                if ref is loop.training or ref == loop.training:
-                    self._finish_training(ray, ref, loop, monitor)
-                else:
-                    self._finish_play(ray, ref, loop, monitor, alive)
-            now = time.monotonic()
-            if trainer.eval_minutes and now - last_eval >= trainer.eval_minutes * 60 and self.step > start_step:
-                monitor.log_evaluation(self.step, self._evaluate(ray))
-                last_eval = time.monotonic()
-            if trainer.checkpoint_minutes and now - last_checkpoint >= trainer.checkpoint_minutes * 60:
-                self._save_checkpoint(ray, now - started)
-                last_checkpoint = time.monotonic()
-            monitor.refresh(self.step, loop.positions, loop.games, loop.replay_positions, now - started,
-                            loop.actor_failures)
-
-    def _finish_training(self, ray, ref, loop: "_LoopState", monitor: "RayMonitor") -> None:
-        loop.training = None
-        try:
-            report = ray.get(ref)
-        except ray.exceptions.RayActorError as error:
-            raise RuntimeError("the learner died; continue from the last checkpoint with --resume "
-                               f"({str(error).splitlines()[0]})") from None
-        self.step = report.step
-        if report.step % self.config.trainer.weight_sync_steps == 0:
-            self.weights_version += 1
-            self.weights_ref = self.learner.publish_weights.remote()
-        monitor.train(report, loop)
-
-    def _finish_play(self, ray, ref, loop: "_LoopState", monitor: "RayMonitor", alive: set) -> None:
-        actor_id = loop.playing.pop(ref)
-        per_call = max(1, self.options.moves_per_call) * self.config.actor.games_per_actor
-        try:
-            report = ray.get(ref)
-        except ray.exceptions.RayActorError:
-            loop.requested -= per_call                 # those positions never reached replay
-            loop.actor_failures += 1
-            loop.failures_by_actor[actor_id] = loop.failures_by_actor.get(actor_id, 0) + 1
-            limit = self.options.max_actor_restarts
-            if limit >= 0 and loop.failures_by_actor[actor_id] > limit:
-                alive.discard(actor_id)
-            return                                     # Ray restarts it; the next call waits for it
-        loop.positions += report.positions
-        loop.requested += report.positions - per_call
-        loop.games += report.games
-        self.games_total += report.games
-        loop.replay_positions += sum(report.game_lengths)
-        loop.delivered += sum(report.game_lengths)
-        monitor.play(report)
-
-    def _drain(self, ray, loop: "_LoopState", monitor: "RayMonitor") -> None:
-        """Finish the in-flight learner chunk and self-play calls (their work counts), then stop the actors.
-
-        The actors stop before the final checkpoint so that the saved replay holds exactly the
-        games this session counted; a call that does not end within ``DRAIN_SECONDS`` is dropped.
-        """
-        if loop.training is not None:
-            try:
-                self._finish_training(ray, loop.training, loop, monitor)
-            except RuntimeError:
-                pass
-        deadline = time.monotonic() + DRAIN_SECONDS
-        alive = set(range(len(self.actors)))
-        while loop.playing and time.monotonic() < deadline:
-            ready, _ = ray.wait(list(loop.playing), num_returns=len(loop.playing),
-                                timeout=max(0.0, deadline - time.monotonic()))
-            for ref in ready:
-                self._finish_play(ray, ref, loop, monitor, alive)
-            if not ready:
-                break
-        loop.playing.clear()
-        for actor in self.actors:
-            ray.kill(actor, no_restart=True)
-        self.hosts = [handle for handle in self.hosts if handle not in self.actors]
 
 
 @dataclass
@@ -435,22 +380,11 @@ class _LoopState:
     samples: int = 0             # batch rows trained (or in flight) this session
     requested: int = 0           # positions generated or in flight (the actors' throttle)
     replay_positions: int = 0    # positions in replay (an estimate between counters reads)
+    replay_games: int = 0
     training: object = None      # the learner's in-flight chunk
     playing: dict = dataclasses.field(default_factory=dict)        # ObjectRef -> actor id
     actor_failures: int = 0
     failures_by_actor: dict = dataclasses.field(default_factory=dict)
-
-
-class _LearnerView:
-    """What `save_run_checkpoint` reads from a learner, filled from the remote learner's state."""
-
-    def __init__(self, network, step: int, optimizer: dict) -> None:
-        self.network = network
-        self.step = step
-        self._optimizer = optimizer
-
-    def optimizer_state(self) -> dict:
-        return self._optimizer
 
 
 class _ReplayView:
@@ -462,69 +396,3 @@ class _ReplayView:
 
     def save(self, folder: Path) -> Path:
         return Path(self._ray.get(self._handle.save.remote()))
-
-
-class RayMonitor:
-    """TensorBoard scalars and the rich progress line for a Ray run."""
-
-    def __init__(self, writer, show_progress: bool, trainer, start_step: int) -> None:
-        self.writer = writer
-        self.start_step = start_step
-        self.line = ProgressLine(show_progress, "train (ray)", trainer.max_steps, trainer.max_minutes)
-        self.evaluation: dict = {}
-        self.last_loss: float | None = None
-        self.rate_time = time.monotonic()
-        self.rate_positions = 0
-        self.positions_per_second = 0.0
-        self.lengths: list[int] = []
-        self.results: list[float] = []
-
-    def start(self, learner_device: str, actors: int) -> None:
-        self.line.start(f"{actors} actors, learner on {learner_device}")
-
-    def stop(self) -> None:
-        self.line.stop()
-
-    def play(self, report) -> None:
-        self.lengths.extend(report.game_lengths)
-        self.results.extend(report.first_player_results)
-
-    def train(self, report, loop: _LoopState) -> None:
-        writer, step = self.writer, report.step
-        for name, value in report.parts.items():
-            writer.add_scalar(f"loss/{name}", value, step)
-        self.last_loss = report.parts.get("total", self.last_loss)
-        writer.add_scalar("learner/learning_rate", report.learning_rate, step)
-        if report.seconds > 0:
-            writer.add_scalar("learner/steps_per_second", report.steps / report.seconds, step)
-        now = time.monotonic()
-        if now - self.rate_time >= 1.0:
-            self.positions_per_second = (loop.positions - self.rate_positions) / (now - self.rate_time)
-            self.rate_time, self.rate_positions = now, loop.positions
-            writer.add_scalar("selfplay/positions_per_second", self.positions_per_second, step)
-        writer.add_scalar("replay/positions", loop.replay_positions, step)
-        if self.lengths:
-            writer.add_scalar("selfplay/game_length", float(np.mean(self.lengths)), step)
-            results = np.asarray(self.results)
-            writer.add_scalar("selfplay/outcome_first_player_wins", float(np.mean(results > 0)), step)
-            writer.add_scalar("selfplay/outcome_second_player_wins", float(np.mean(results < 0)), step)
-            writer.add_scalar("selfplay/outcome_draws", float(np.mean(results == 0)), step)
-            self.lengths, self.results = [], []
-        writer.add_scalar("ray/actor_failures", loop.actor_failures, step)
-
-    def log_faults(self, step: int, failures: int) -> None:
-        self.writer.add_scalar("ray/actor_failures", failures, step)
-
-    def log_evaluation(self, step: int, evaluation: dict) -> None:
-        self.evaluation = evaluation
-        log_evaluation(self.writer, step, evaluation)
-
-    def refresh(self, step: int, positions: int, games: int, replay_positions: int, elapsed: float,
-                failures: int) -> None:
-        if not self.line.due():
-            return
-        done = step - self.start_step
-        parts = run_parts(step, done, elapsed, positions / max(elapsed, 1e-9), games, replay_positions, self.last_loss)
-        if failures:
-            parts.append(f"{failures} actor restarts")
-        self.line.update(parts, done, elapsed)

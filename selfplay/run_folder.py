@@ -1,10 +1,10 @@
-"""A run folder and what survives between training sessions: one definition for both backends.
+"""A run folder and what survives between training sessions.
 
-The local trainer (`selfplay.trainer`) and the Ray backend (`selfplay.ray_backend`) write the
-same folder (``config.toml``, ``checkpoints/``, ``replay/games.npz``, ``tb/``) and resume it
-the same way: the paths, the checkpoint writer, the bookkeeping carried in a checkpoint's
-``extra`` (`RunBook`), reading the latest checkpoint back on ``--resume``, and the clean
-stop on Ctrl-C live here, so the two cannot drift apart.
+A training session (`selfplay.session`), whichever backend it runs on, writes one folder
+(``config.toml``, ``checkpoints/``, ``replay/games.npz``, ``tb/``) and resumes it: the
+paths, the checkpoint writer, the bookkeeping carried in a checkpoint's ``extra``
+(`RunBook`), reading the latest checkpoint back on ``--resume``, and the clean stop on
+Ctrl-C live here.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import Any
 from agent.checkpoint import NUMPY_RNG_EXTRA, TORCH_RNG_EXTRA
 from envs.errors import UsageError
 from selfplay.config import RunConfig, to_dict
-from selfplay.replay import Replay
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.pt"
@@ -107,15 +106,16 @@ def resume_checkpoint(paths: RunPaths, game, network):
     return checkpoint
 
 
-def save_run_checkpoint(paths: RunPaths, learner, replay: Replay, game, config: RunConfig,
-                        extra: dict, keep: int) -> Path:
-    """Replay first, then ``step_N.pt`` and ``latest.pt`` (atomic); prune old step files."""
+def save_run_checkpoint(paths: RunPaths, network, step: int, optimizer_state: dict, replay, game,
+                        config: RunConfig, extra: dict, keep: int) -> Path:
+    """Replay first (``replay.save(folder)``), then ``step_N.pt`` and ``latest.pt`` (atomic);
+    prune old step files."""
     from agent.checkpoint import make_payload, save_checkpoint
 
     replay.save(paths.replay)
-    payload = make_payload(learner.network, game, config=to_dict(config), step=learner.step,
-                           optimizer_state=learner.optimizer_state(), extra=extra)
-    save_checkpoint(paths.checkpoints / f"step_{learner.step}.pt", payload)
+    payload = make_payload(network, game, config=to_dict(config), step=step,
+                           optimizer_state=optimizer_state, extra=extra)
+    save_checkpoint(paths.checkpoints / f"step_{step}.pt", payload)
     save_checkpoint(paths.latest, payload)
     steps = sorted((int(p.stem.split("_", 1)[1]), p) for p in paths.checkpoints.glob("step_*.pt")
                    if p.stem.split("_", 1)[1].isdigit())

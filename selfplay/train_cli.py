@@ -174,9 +174,10 @@ def run(args: argparse.Namespace) -> int:
         summary = run_ray_training(config, Path(args.out), resume=args.resume,
                                    show_progress=not args.quiet, address=args.address)
     else:
-        from selfplay.trainer import LocalTrainer
+        from selfplay.local_backend import LocalBackend
+        from selfplay.session import train
 
-        summary = LocalTrainer(config, Path(args.out), resume=args.resume, show_progress=not args.quiet).run()
+        summary = train(config, Path(args.out), args.resume, LocalBackend(), show_progress=not args.quiet)
     _print_summary(summary, args.out)
     if summary.stopped_by == "interrupt":
         return 130

@@ -99,23 +99,25 @@ def test_short_run_then_resume_with_mixed_precision(ray_instance, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_a_killed_actor_is_restarted_and_training_goes_on(ray_instance, tmp_path):
-    from selfplay.ray_backend import RayTrainer
+    from selfplay.ray_backend import RayBackend
+    from selfplay.session import TrainingSession
 
     ray = ray_instance
     # One actor only: the learner is held to 2 samples per position, so reaching the last
     # step needs positions that only the restarted actor can have played.
     config = tiny_config("trainer.max_steps=60", "trainer.eval_games=0", "trainer.ratio_slack_positions=64")
-    trainer = RayTrainer(config, tmp_path / "run", resume=False, show_progress=False, options=RayOptions())
+    backend = RayBackend(RayOptions())
+    session = TrainingSession(config, tmp_path / "run", resume=False, backend=backend, show_progress=False)
     outcome: dict = {}
-    runner = threading.Thread(target=lambda: outcome.update(summary=trainer.run()), daemon=True)
+    runner = threading.Thread(target=lambda: outcome.update(summary=session.run()), daemon=True)
     runner.start()
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (getattr(trainer, "step", 0) >= 5 and getattr(trainer, "actors", None)):
+    while time.monotonic() < deadline and not (getattr(backend, "step", 0) >= 5 and getattr(backend, "actors", None)):
         time.sleep(0.05)
-    assert trainer.step >= 5, "training did not start"
-    actor = trainer.actors[0]
+    assert backend.step >= 5, "training did not start"
+    actor = backend.actors[0]
     old_pid = ray.get(actor.pid.remote())
-    positions_at_kill = trainer.loop.positions
+    positions_at_kill = backend.loop.positions
     ray.kill(actor, no_restart=False)
     new_pid = None          # ray.kill is asynchronous: the old process may still answer at first
     while time.monotonic() < deadline and new_pid is None:
@@ -130,7 +132,7 @@ def test_a_killed_actor_is_restarted_and_training_goes_on(ray_instance, tmp_path
     summary = outcome["summary"]
     assert new_pid is not None and new_pid != old_pid
     assert summary.step == 60 and summary.stopped_by == "steps"
-    assert trainer.loop.actor_failures >= 1
+    assert backend.loop.actor_failures >= 1
     assert summary.samples_trained > 2.0 * positions_at_kill     # it needed positions played after the kill
     assert summary.samples_trained <= 2.0 * summary.positions
     assert load(tmp_path / "run" / "checkpoints" / "latest.pt").step == 60
