@@ -69,25 +69,35 @@ def _consistency_loss(network: MuZeroNetwork, predicted_hidden: torch.Tensor,
     return -F.cosine_similarity(online, target, dim=-1)
 
 
+def action_head_terms(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_target: torch.Tensor,
+                      end_codes: torch.Tensor, positive_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row (legality, game end) losses ``[R]`` of the action heads' outputs
+    (``legal_logits [R, A]``, ``end_logits [R, A, classes]``): binary cross-entropy of every
+    action's legality against ``legal_target [R, A]``, and cross-entropy of the end class
+    against ``end_codes [R, A]`` (`envs.game.END_*`; -1: no label, e.g. an illegal move)
+    averaged over the labelled actions, an action that ends the game counting
+    ``positive_weight`` times. The one definition of the heads' loss: self-play training
+    (`compute_losses`) and the model fit (`agent.model_fit`) both use it."""
+    legal = F.binary_cross_entropy_with_logits(legal_logits.float(), legal_target.float(),
+                                               reduction="none").mean(dim=-1)
+    labelled = (end_codes >= 0).float()
+    per_action = F.cross_entropy(end_logits.flatten(0, 1).float(), end_codes.clamp(min=0).flatten(),
+                                 reduction="none").view_as(labelled)
+    weights = labelled * torch.where(end_codes > 0, positive_weight, 1.0).float()
+    end = (per_action * weights).sum(dim=-1) / labelled.sum(dim=-1).clamp(min=1.0)
+    return legal, end
+
+
 def _action_losses(network: MuZeroNetwork, hidden: torch.Tensor, batch: UnrollBatch, step: int,
                    rows: int, positive_weight: float = 1.0, branch: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample (legality, game end) losses ``[rows]`` of the action heads at unroll ``step``:
-    binary cross-entropy of every action's legality, and cross-entropy of the end class
-    averaged over the actions that carry a label (the legal ones), an action that ends the
-    game counting ``positive_weight`` times. Zero where the step has no labels
-    (``action_mask``). With ``branch`` the labels are those of the branch position."""
+    """`action_head_terms` of the heads at unroll ``step`` of ``batch``, zero where the step
+    has no labels (``action_mask``). With ``branch`` the labels are those of the branch position."""
     legal_logits, end_logits = network.action_heads(hidden)
     masks, targets, codes = ((batch.branch_mask, batch.branch_legal, batch.branch_ends) if branch
                              else (batch.action_mask, batch.target_legal, batch.target_ends))
-    mask = masks[:rows, step].to(legal_logits.dtype)
-    legal_target = targets[:rows, step].to(legal_logits.dtype)
-    legal = F.binary_cross_entropy_with_logits(legal_logits, legal_target, reduction="none").mean(dim=-1)
-    codes = codes[:rows, step]
-    labelled = (codes >= 0).to(end_logits.dtype)
-    per_action = F.cross_entropy(end_logits.flatten(0, 1).float(), codes.clamp(min=0).flatten(),
-                                 reduction="none").view_as(labelled)
-    weights = labelled * torch.where(codes > 0, positive_weight, 1.0).to(labelled.dtype)
-    end = (per_action * weights).sum(dim=-1) / labelled.sum(dim=-1).clamp(min=1.0)
+    legal, end = action_head_terms(legal_logits, end_logits, targets[:rows, step], codes[:rows, step],
+                                   positive_weight)
+    mask = masks[:rows, step].float()
     return legal * mask, end * mask
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from agent.losses import action_head_terms
 from agent.networks import MuZeroNetwork
 
 # the parts of the network the fit trains; everything else (h, f) is frozen
@@ -87,15 +88,22 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+def prior_kl(real_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``KL(softmax(real_logits) || softmax(logits))`` per row ``[R]``: how far the prior f reads
+    from a modelled hidden state is from the one it reads from the real position (in float32,
+    or in the logits' precision when that is float64)."""
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    real_log = F.log_softmax(real_logits.to(dtype), -1)
+    return (real_log.exp() * (real_log - F.log_softmax(logits.to(dtype), -1))).sum(-1)
+
+
 def _heads_loss(network: MuZeroNetwork, hidden: torch.Tensor, legal: torch.Tensor, ends: torch.Tensor,
                 mask: torch.Tensor, end_positive: float) -> torch.Tensor:
-    """Legality (binary cross-entropy per action) plus game end (cross-entropy over the legal
-    actions, an ending action weighing ``end_positive``), averaged over the alive rows."""
+    """The action heads' loss (`agent.losses.action_head_terms`: the ends of the legal moves
+    are labelled) averaged over the alive rows."""
     legal_logits, end_logits = network.action_heads(hidden)
-    legal_term = F.binary_cross_entropy_with_logits(legal_logits.float(), legal, reduction="none").mean(-1)
-    weights = legal * torch.where(ends > 0, end_positive, 1.0)
-    per_action = F.cross_entropy(end_logits.float().flatten(0, 1), ends.flatten(), reduction="none")
-    end_term = (per_action.view_as(weights) * weights).sum(-1) / legal.sum(-1).clamp(min=1.0)
+    codes = torch.where(legal > 0, ends.long(), -1)
+    legal_term, end_term = action_head_terms(legal_logits, end_logits, legal, codes, end_positive)
     return _masked_mean(legal_term + end_term, mask)
 
 
@@ -157,8 +165,7 @@ def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch) -> dict[str
             wrong = ((planes > 0.5).float() != real).float().flatten(1).mean(-1)
             predicted_logits, predicted_raw = network.predict(network.represent(planes))
             real_logits, real_raw = network.predict(network.represent(real))
-            target = F.softmax(real_logits.float(), -1)
-            kl = (target * (torch.log(target + 1e-9) - F.log_softmax(predicted_logits.float(), -1))).sum(-1)
+            kl = prior_kl(real_logits, predicted_logits)
             gap = (network.value_to_scalar(predicted_raw) - network.value_to_scalar(real_raw)).float().abs()
             for name, values in (("cells", wrong), ("policy", kl), ("value", gap)):
                 totals[name] += float(_masked_mean(values, alive)) / steps
@@ -181,7 +188,7 @@ def latent_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: Model
         real_hidden = network.represent(batch.planes.flatten(0, 1))
         real_logits, real_values = network.predict(real_hidden)
         real_hidden = real_hidden.view(steps + 1, paths, *real_hidden.shape[1:])
-        real_policy = F.softmax(real_logits.float(), -1).view(steps + 1, paths, -1)
+        real_logits = real_logits.view(steps + 1, paths, -1)
         real_value = network.value_to_scalar(real_values).float().view(steps + 1, paths)
         network.train(was_training)
     set_fit_modes(network)
@@ -197,9 +204,7 @@ def latent_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: Model
         error = ((hidden.float() - real_hidden[step + 1]) ** 2).flatten(1).mean(-1)
         parts["hidden"] = parts["hidden"] + _masked_mean(error, alive)
         logits, raw_value = network.predict(hidden)
-        target = real_policy[step + 1]
-        kl = (target * (torch.log(target + 1e-9) - F.log_softmax(logits.float(), -1))).sum(-1)
-        parts["policy"] = parts["policy"] + _masked_mean(kl, alive)
+        parts["policy"] = parts["policy"] + _masked_mean(prior_kl(real_logits[step + 1], logits), alive)
         value = network.value_to_scalar(raw_value).float()
         parts["value"] = parts["value"] + _masked_mean((value - real_value[step + 1]) ** 2, alive)
         heads = heads + _heads_loss(network, hidden, batch.legal[step + 1], batch.ends[step + 1], alive,

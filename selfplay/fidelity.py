@@ -140,6 +140,7 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
     the heads are read, as the search does."""
     import torch
 
+    from agent.model_fit import prior_kl
     from selfplay.end_fidelity import EndCounts, count_ends
 
     starts: list[tuple[int, int]] = []  # (trajectory, ply) of every non-terminal real position measured
@@ -172,9 +173,7 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
         if labels_array is not None:
             end_rows.append(count_ends(network, hidden, masks_array[alive], labels_array[alive],
                                        positive_weight=positive_weight).as_dict())
-        real_log_prior = torch.log_softmax(real_logits.double(), dim=1)
-        real_prior = real_log_prior.exp().numpy()
-        real_log_prior = real_log_prior.numpy()
+        real_prior = torch.softmax(real_logits.double(), dim=1).numpy()
         real_value = real_value.double().numpy()
         rows.append((np.zeros(alive.size), np.zeros(alive.size), (real_prior[alive] * ~masks_array[alive]).sum(axis=1)))
         # Position i's imagined chain: after k steps it stands for real position i + k.
@@ -192,7 +191,7 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
             hidden, _, logits, value = network.recurrent(hidden, actions)
             target = alive + depth  # index of the real position k plies later (same trajectory)
             log_prior = torch.log_softmax(logits.double(), dim=1).numpy()
-            kl = np.sum(real_prior[target] * (real_log_prior[target] - log_prior), axis=1)
+            kl = prior_kl(real_logits[torch.from_numpy(target)], logits.double()).numpy()
             value_error = np.abs(value.double().numpy() - real_value[target])
             illegal = (np.exp(log_prior) * ~masks_array[target]).sum(axis=1)
             rows.append((kl, value_error, illegal))
