@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="root selection of the search (default puct, over the rules if the agent was trained over them)")
 
 
-def answer(agent, search, sims: int, line: str) -> dict:
+def answer(player, line: str) -> dict:
     """The JSON object for one input line (an error object for bad positions)."""
     from envs.errors import UsageError
 
@@ -38,26 +38,27 @@ def answer(agent, search, sims: int, line: str) -> dict:
         except ValueError:
             return {"error": f"move {ply + 1}: {token!r} is not an action id"}
     try:
-        state = agent.game.state_from_actions(actions)
+        state = player.agent.game.state_from_actions(actions)
     except UsageError as error:
         return {"error": str(error)}
     if state.is_terminal():
         return {"error": "the game is over in this position"}
-    result = agent.act([state], search, temperature=0.0)
+    result = player.search_batch([state])
     return {
         "action": int(result.actions[0]),
         "value": round(float(result.root_value[0]), 6),
         "policy": [round(float(p), 6) for p in result.policy[0]],
         "visits": [int(v) for v in result.visit_counts[0]],
-        "sims": sims,
+        "sims": player.sims,
         "ms": round(result.seconds * 1000.0, 3),
     }
 
 
-def serve(agent, search, sims: int, lines: IO[str], out: IO[str]) -> None:
-    """Answer every line of ``lines`` on ``out``, one flushed JSON line each."""
+def serve(player, lines: IO[str], out: IO[str]) -> None:
+    """Answer every line of ``lines`` on ``out``, one flushed JSON line each, with
+    ``player`` (an `agent.player.AgentPlayer`: each position searched on its own)."""
     for line in lines:
-        out.write(json.dumps(answer(agent, search, sims, line.strip())) + "\n")
+        out.write(json.dumps(answer(player, line.strip())) + "\n")
         out.flush()
 
 
@@ -70,11 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)   # one position at a time: one thread is the fastest on small nets
     from agent.agent import Agent
-    from agent.player import check_searchable, evaluation_search
+    from agent.player import AgentPlayer
 
     agent = Agent.load(args.checkpoint, device="cpu")
-    root = args.root or agent_default_root(agent)
-    check_searchable(agent, args.sims, root)
-    search = evaluation_search(args.sims, root, agent.discount)
-    serve(agent, search, args.sims, sys.stdin, sys.stdout)
+    serve(AgentPlayer(agent, args.sims, args.root or agent_default_root(agent), reuse=False), sys.stdin, sys.stdout)
     return 0

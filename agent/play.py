@@ -70,31 +70,39 @@ class Opponent(Protocol):
 
 
 class AgentOpponent:
-    """The learned agent: every move is a search whose numbers `ponder play` shows."""
+    """The learned agent: every move is a search whose numbers `ponder play` shows.
+
+    It plays through `AgentPlayer` with the arena's deterministic search (no root or Gumbel
+    noise; 0 = policy only), so in play the agent shows the judgement it is measured by,
+    and with tree reuse: each search starts from what the last one found below this
+    position (`agent.reuse`), so the agent keeps the thinking it did on earlier moves.
+    """
 
     can_analyse = True
 
     def __init__(self, agent, sims: int, root: str, source: str, seed: int) -> None:
-        import numpy as np
+        from agent.player import AgentPlayer
 
         # checked as if searching: the simulations can be raised from 0 during play
         check_searchable(agent, max(sims, 1), root)
-        self.agent = agent
+        self.player = AgentPlayer(agent, sims, root, reuse=True, seed=seed)
         self.game = agent.game
-        self.sims = sims
-        self.root = root
         self.source = source
-        self._rng = np.random.default_rng(seed)
-        # tree reuse: each search starts from what the last one found below this position
-        # (pUCT; `agent.reuse`), so the agent keeps the thinking it did on earlier moves
-        self._session = agent.new_session()
+
+    @property
+    def sims(self) -> int:
+        return self.player.sims
+
+    @property
+    def root(self) -> str:
+        return self.player.root
 
     @property
     def label(self) -> str:
         return f"agent ({self.source}, {self.sims} sims, {self.root})"
 
     def set_sims(self, sims: int) -> None:
-        self.sims = sims
+        self.player.set_sims(sims)
 
     def warm_up(self) -> None:
         """One search before the game, so one-off start-up costs (torch's first calls) do not
@@ -102,13 +110,7 @@ class AgentOpponent:
         self.analyse(self.game.initial_state())
 
     def analyse(self, state) -> Analysis:
-        from agent.player import evaluation_search
-
-        # The arena's deterministic search (no root or Gumbel noise; 0 = policy only):
-        # in play the agent shows its best judgement, the same one it is measured by.
-        search = evaluation_search(self.sims, self.root, self.agent.discount)
-        result = self.agent.act([state], search, temperature=0.0, rng=self._rng, session=self._session)
-        return analysis_from_act(self.game, state, result, self.sims)
+        return analysis_from_act(self.game, state, self.player.search_batch([state]), self.sims)
 
     def choose(self, state) -> tuple[int, Analysis]:
         analysis = self.analyse(state)

@@ -7,6 +7,7 @@ evaluation measures the agent, not its dice.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple, Sequence
 
 from agent.roots import Root
@@ -100,34 +101,63 @@ def evaluation_search(sims: int, root: str | Root, discount: float = 1.0) -> Sea
 
 
 class AgentPlayer:
-    """Plays the agent's searched move (temperature 0) in every position it is given."""
+    """The agent as a player: its searched move (temperature 0) in every position it is given.
 
-    def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str | None = None, name: str | None = None) -> None:
+    The one player over an `Agent`: the arena, the ablation, the periodic evaluation of a
+    training run (``act_batch``), and ``ponder play`` and ``ponder engine`` (``search_batch``,
+    the whole `ActResult` they show) all move through it. ``sims`` and ``root`` give the
+    deterministic search of `evaluation_search`; a run's evaluation passes its own ``search``
+    instead (noise off). ``reuse`` keeps one tree session across the positions it is handed
+    (`agent.reuse`; default: as the root says, ``+reuse``); ``seed`` seeds what randomness a
+    search still has (ties broken at random, none by default).
+    """
+
+    def __init__(self, agent, sims: int = DEFAULT_SIMS, root: str | None = None, name: str | None = None, *,
+                 search: SearchConfig | None = None, reuse: bool | None = None, seed: int | None = None) -> None:
+        import numpy as np
+
         if isinstance(sims, bool) or not isinstance(sims, int) or sims < 0:
             raise UsageError(f"agent simulations must be a whole number >= 0, got {sims!r}")
-        parsed = Root.parse(root or agent_default_root(agent), "agent root")
-        check_searchable(agent, sims, parsed)
         self.agent = agent
-        self.sims = sims
-        self.root = str(parsed)
-        self.search = evaluation_search(sims, parsed, agent.discount)
-        # with +reuse, one session follows every game this player is handed (`agent.reuse`)
-        self.session = agent.new_session() if parsed.reuse and sims > 0 else None
+        if search is not None:
+            self.root = str(Root(search.root, search.model, search.solver))
+            self.sims = search.num_simulations
+            self.search: SearchConfig | int = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_noise=False)
+            reuse = bool(reuse)
+        else:
+            parsed = Root.parse(root or agent_default_root(agent), "agent root")
+            check_searchable(agent, sims, parsed)
+            self.root = str(parsed)
+            self.sims = sims
+            self.search = evaluation_search(sims, parsed, agent.discount)
+            reuse = parsed.reuse if reuse is None else reuse
+        self.session = agent.new_session() if reuse else None
+        self.rng = np.random.default_rng(seed) if seed is not None else None
         source = getattr(agent, "checkpoint_path", None) or "network"
-        self.name = name or f"agent:{source}:{sims}:{self.root}"
+        self.name = name or f"agent:{source}:{self.sims}:{self.root}"
         self._network_evals = 0
         self._seconds = 0.0
         self._moves = 0
+
+    def set_sims(self, sims: int) -> None:
+        """Search with ``sims`` simulations from now on (0: the policy alone)."""
+        self.sims = sims
+        self.search = evaluation_search(sims, self.root, self.agent.discount)
+
+    def search_batch(self, states: Sequence):
+        """One batched search over the (non-terminal) ``states``: the agent's `ActResult`."""
+        result = self.agent.act(list(states), self.search if self.sims > 0 else 0, temperature=0.0,
+                                rng=self.rng, session=self.session)
+        self._network_evals += result.network_evals
+        self._seconds += result.seconds
+        self._moves += len(states)
+        return result
 
     def act_batch(self, states: Sequence) -> list[int]:
         """One move per (non-terminal) state, from one batched search."""
         if not states:
             return []
-        result = self.agent.act(list(states), self.search, temperature=0.0, session=self.session)
-        self._network_evals += result.network_evals
-        self._seconds += result.seconds
-        self._moves += len(states)
-        return [int(action) for action in result.actions]
+        return [int(action) for action in self.search_batch(states).actions]
 
     def stats(self) -> dict:
         """Totals since creation: network evaluations, moves, and milliseconds spent acting."""

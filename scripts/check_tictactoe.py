@@ -39,7 +39,7 @@ def measure(checkpoint: str, sims_list: list[int], root: str, arena_games: int, 
     import torch
 
     from agent.agent import Agent
-    from agent.player import AgentPlayer, evaluation_search
+    from agent.player import AgentPlayer
     from envs.players import parse_player
     from selfplay.accuracy import optimal_move_rate, tictactoe_perfect_table
 
@@ -53,11 +53,7 @@ def measure(checkpoint: str, sims_list: list[int], root: str, arena_games: int, 
     report: dict = {"checkpoint": agent.checkpoint_path, "step": agent.checkpoint_step,
                     "positions": len(table.states), "root": root, "optimal_moves": {}}
     for sims in sims_list:
-        search = evaluation_search(sims, root, agent.discount)
-
-        def choose(states, search=search):
-            return agent.act(list(states), search, temperature=0.0).actions.tolist()
-
+        choose = AgentPlayer(agent, sims, root).act_batch
         started = time.perf_counter()
         rate = optimal_move_rate(table, choose)
         figures = {"rate": rate, "errors": round((1.0 - rate) * len(table.states)),

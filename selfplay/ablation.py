@@ -425,13 +425,10 @@ def run_job(job: dict) -> dict:
 
 
 def _accuracy_row(job: dict, agent, game) -> dict:
-    from agent.player import evaluation_search
+    from agent.player import AgentPlayer
     from selfplay import accuracy
 
-    search = evaluation_search(job["sims"], "puct" if job["root"] == "policy" else job["root"], agent.discount)
-
-    def choose(states):
-        return [int(a) for a in agent.act(list(states), search, temperature=0.0).actions]
+    choose = AgentPlayer(agent, job["sims"], "puct" if job["root"] == "policy" else job["root"]).act_batch
 
     row = {"key": job["key"], "checkpoint": job["label"], "root": job["root"], "sims": job["sims"]}
     if game.name == "tictactoe":

@@ -280,8 +280,8 @@ class LocalBackend:
                                numpy_rng=json.dumps(self.rng.bit_generator.state),
                                torch_rng=torch.get_rng_state(), replay=self.replay)
 
-    def evaluation_network(self):
-        return self.learner.network, self.agent, self.device
+    def evaluation_agent(self):
+        return self.agent
 
     # -------------------------------------------------------------- stop
     def finish(self) -> Advance:

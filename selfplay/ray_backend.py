@@ -317,14 +317,14 @@ class RayBackend:
                                numpy_rng=json.dumps(ray.get(self.replay.rng_state.remote())), torch_rng=torch_rng,
                                replay=_ReplayView(ray, self.replay), extra={"backend": "ray"})
 
-    def evaluation_network(self):
+    def evaluation_agent(self):
         import torch
 
         from agent.agent import Agent
 
         current = self.ray.get(self.learner.publish_weights.remote())   # after any in-flight chunk
         self.network.load_state_dict({name: torch.as_tensor(np.array(array)) for name, array in current.items()})
-        return self.network, Agent(self.network, self.game, device="cpu"), torch.device("cpu")
+        return Agent(self.network, self.game, device="cpu")
 
     # -------------------------------------------------------------- stop
     def finish(self) -> Advance:

@@ -106,8 +106,8 @@ class Backend(Protocol):
     def snapshot(self) -> LearnerSnapshot:
         """The learner's state for a checkpoint."""
 
-    def evaluation_network(self) -> tuple[Any, Any, Any]:
-        """``(network, agent, device)`` holding the current weights, to evaluate."""
+    def evaluation_agent(self) -> Any:
+        """An `agent.agent.Agent` over the current weights, to evaluate."""
 
     def close(self) -> None:
         """Release everything started (always called, also after a failure; idempotent)."""
@@ -211,8 +211,7 @@ class TrainingSession:
 
         if self.config.trainer.eval_games <= 0:
             return {}
-        network, agent, device = self.backend.evaluation_network()
-        return evaluate_run(self.game, network, agent, self.config, self.backend.counters().step, device)
+        return evaluate_run(self.game, self.backend.evaluation_agent(), self.config, self.backend.counters().step)
 
     def _save(self, elapsed: float) -> Path:
         snapshot = self.backend.snapshot()

@@ -59,13 +59,12 @@ def _move_lists() -> st.SearchStrategy[str]:
 @FUZZ
 @given(lines=st.lists(st.one_of(LINE, _move_lists()), min_size=1, max_size=6))
 def test_engine_answers_each_line_with_a_move_or_an_error(tiny_checkpoint, lines):
-    from agent.agent import Agent
     from agent.engine import serve
-    from agent.player import evaluation_search
+    from agent.player import AgentPlayer
 
     agent = _engine_agent(tiny_checkpoint)
     out = io.StringIO()
-    serve(agent, evaluation_search(4, "puct"), 4, io.StringIO("".join(line + "\n" for line in lines)), out)
+    serve(AgentPlayer(agent, 4, "puct"), io.StringIO("".join(line + "\n" for line in lines)), out)
     answers = [json.loads(text) for text in out.getvalue().splitlines()]
     assert len(answers) == len(lines)
     for line, answer in zip(lines, answers):

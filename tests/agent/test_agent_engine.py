@@ -14,7 +14,7 @@ from agent.checkpoint import make_payload, save_checkpoint
 from agent.config import NetworkConfig
 from agent.engine import serve
 from agent.networks import MuZeroNetwork
-from agent.player import AgentPlayer, evaluation_search, parse_agent_spec
+from agent.player import AgentPlayer, parse_agent_spec
 from envs.errors import UsageError
 
 GAME = envs.get_game("tictactoe")
@@ -32,7 +32,7 @@ def checkpoint(tmp_path_factory):
 def _serve(checkpoint, text, sims=8, root="puct"):
     agent = Agent.load(checkpoint)
     out = io.StringIO()
-    serve(agent, evaluation_search(sims, root), sims, io.StringIO(text), out)
+    serve(AgentPlayer(agent, sims, root), io.StringIO(text), out)
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

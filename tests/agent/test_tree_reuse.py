@@ -102,5 +102,5 @@ def test_ponder_play_keeps_its_tree_between_moves():
     reply = state.play(action)
     reply = reply.play(reply.legal_actions()[0])
     _, analysis = opponent.choose(reply)
-    assert opponent._session.reused_trees == 1
+    assert opponent.player.session.reused_trees == 1
     assert analysis.sims == 30

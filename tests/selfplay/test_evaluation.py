@@ -25,12 +25,12 @@ def test_evaluate_run_plays_the_configured_opponents_and_nothing_when_off():
     config = preset("connect_four")
     config = dataclasses.replace(config, trainer=dataclasses.replace(
         config.trainer, eval_games=2, eval_sims=2, eval_opponents=("random", "alphabeta:1")))
-    results = evaluate_run(game, network, agent, config, step=0, device=torch.device("cpu"))
+    results = evaluate_run(game, agent, config, step=0)
     assert set(results) == {f"{tag}/{mode}" for tag in ("score_vs_random", "score_vs_alphabeta_1")
                             for mode in ("policy", "search")}
     assert all(0.0 <= score <= 1.0 for score in results.values())
     # Seeded by run seed + step: the same step replays the same games.
-    assert evaluate_run(game, network, agent, config, step=0, device=torch.device("cpu")) == results
+    assert evaluate_run(game, agent, config, step=0) == results
 
     off = dataclasses.replace(config, trainer=dataclasses.replace(config.trainer, eval_games=0))
-    assert evaluate_run(game, network, agent, off, step=0, device=torch.device("cpu")) == {}
+    assert evaluate_run(game, agent, off, step=0) == {}

@@ -74,7 +74,7 @@ class ScriptedBackend:
                                positions_added=5 * self.games, numpy_rng="{}", torch_rng=torch.get_rng_state(),
                                replay=self.replay, extra={"backend": "scripted"})
 
-    def evaluation_network(self):
+    def evaluation_agent(self):
         raise AssertionError("eval_games=0: never evaluated")
 
     def close(self) -> None:
