@@ -97,67 +97,12 @@ def resolve_config(args: argparse.Namespace):
         trainer = dataclasses.replace(trainer, max_steps=steps, max_minutes=float(args.minutes))
     trainer = dataclasses.replace(trainer, backend=args.backend)
     config = dataclasses.replace(config, trainer=trainer)
-    _check(config)
+    run_config.check_trainable(config)
     return config
 
 
 def _toml_literal(value) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
-
-
-def _check(config) -> None:
-    """Values a dataclass cannot reject on its own but the trainer cannot run with."""
-    from envs.errors import UsageError
-
-    if config.actor.num_actors < 1:
-        raise UsageError("actor.num_actors (--actors) must be >= 1")
-    if config.actor.games_per_actor < 1:
-        raise UsageError("actor.games_per_actor must be >= 1")
-    if config.learner.batch_size < 1:
-        raise UsageError("learner.batch_size must be >= 1")
-    if config.replay.capacity_positions < config.learner.batch_size:
-        raise UsageError("replay.capacity_positions must be at least learner.batch_size")
-    if config.trainer.samples_per_position <= 0:
-        raise UsageError("trainer.samples_per_position must be > 0")
-    if config.trainer.weight_sync_steps < 1 or config.trainer.log_every_steps < 1:
-        raise UsageError("trainer.weight_sync_steps and trainer.log_every_steps must be >= 1")
-    from selfplay.replay import SYMMETRIES
-
-    if config.replay.symmetries not in SYMMETRIES:
-        raise UsageError(f"replay.symmetries must be one of {', '.join(SYMMETRIES)}")
-    if not 0.0 <= config.replay.reanalyse_fraction <= 1.0:
-        raise UsageError("replay.reanalyse_fraction must be in [0, 1]")
-    if not 0.0 <= config.replay.root_value_weight <= 1.0:
-        raise UsageError("replay.root_value_weight must be in [0, 1]")
-    if config.replay.discount != config.search.discount:
-        # the search backs up with the discount its value targets were computed with
-        raise UsageError(f"replay.discount ({config.replay.discount:g}) and search.discount "
-                         f"({config.search.discount:g}) must be equal: set both")
-    if config.search.solver and config.search.model != "rules":
-        # only a search over the rules sees where games end; over g the flag would do nothing
-        raise UsageError("search.solver proves results from the game's ends, which only a search over "
-                         "the rules sees: set search.model=rules too")
-    if config.loss.unroll_steps == 0 and config.search.model != "rules":
-        # K = 0 trains h and f on real positions only: g is never trained, and a search over
-        # the learned model steps through g at every simulation
-        raise UsageError("loss.unroll_steps=0 trains no dynamics network, which a search over the learned "
-                         "model steps through: set search.model=rules too, or unroll_steps >= 1")
-    if config.network.dynamics == "board" and (config.loss.unroll_steps or config.search.model != "rules"):
-        # the board model learns from the planes themselves, which the unrolled loss does not
-        # target: self-play over the rules trains h, f (and the heads) and leaves g to the fit
-        raise UsageError("network.dynamics=board is not trained by self-play: train over the rules without an "
-                         "unroll (search.model=rules, loss.unroll_steps=0) and fit it after (model_fit.minutes, "
-                         "or `ponder fit-model`)")
-    if config.loss.unroll_steps == 0 and config.loss.consistency:
-        raise UsageError("loss.consistency compares unrolled hidden states, and loss.unroll_steps=0 unrolls "
-                         "none: set loss.consistency=false too")
-    from envs.registry import get_game
-    from selfplay.evaluation import check_opponents
-
-    try:
-        check_opponents(get_game(config.game.name, **config.game.options), config.trainer.eval_opponents)
-    except UsageError as error:
-        raise UsageError(f"trainer.eval_opponents: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -43,6 +43,15 @@ def test_the_shipped_recipe_is_the_documented_command():
     assert c4p.config.network.action_heads and c4p.config.loss.unroll_steps == 5
 
 
+def test_every_recipe_passes_the_config_checks_and_a_contradiction_is_one_line():
+    for name in experiment_names():
+        run_config.check_trainable(load_experiment(name).config)      # UsageError would fail here
+    contradictory = apply_overrides(preset("connect_four"), ["loss.unroll_steps=0", "search.model=learned"])
+    with pytest.raises(UsageError, match="unroll_steps=0 trains no dynamics network") as error:
+        run_config.check_trainable(contradictory)
+    assert "\n" not in str(error.value)
+
+
 def test_names_list_bases_first():
     names = experiment_names()
     assert names.index("connect_four/base") < names.index("connect_four/c4-o")
