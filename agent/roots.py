@@ -18,9 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from envs.errors import UsageError
-
-SELECTIONS = ("puct", "gumbel")
-MODELS = ("learned", "rules")
+from mcts.config import MODELS, ROOT_METHODS as SELECTIONS   # the search's own lists: one definition
 RULES, SOLVER, REUSE = "+rules", "+solver", "+reuse"
 
 

@@ -15,10 +15,12 @@ import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mcts.config import ROOT_METHODS
+
     parser.add_argument("--batch", type=int, default=64, help="B, trees searched together (default 64)")
     parser.add_argument("--sims", type=int, default=50, help="S, simulations per search (default 50)")
     parser.add_argument("--actions", type=int, default=7, help="A, actions per node (default 7)")
-    parser.add_argument("--root", choices=("puct", "gumbel"), default="puct", help="root selection (default puct)")
+    parser.add_argument("--root", choices=ROOT_METHODS, default="puct", help="root selection (default puct)")
     parser.add_argument("--repeats", type=int, default=5, help="searches timed; the median is reported (default 5)")
     parser.add_argument("--impl", choices=("cython", "reference"), default="cython",
                         help="the compiled tree or the pure-Python reference (default cython)")

@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=None, help="games played at once (default: the preset's)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats; the median is reported")
     parser.add_argument("--moves", type=int, default=20, help="batched moves per repeat (default 20)")
-    parser.add_argument("--root", choices=("puct", "gumbel"), default="puct")
+    from mcts.config import ROOT_METHODS
+
+    parser.add_argument("--root", choices=ROOT_METHODS, default="puct")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (an actor uses 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override the preset like `ponder train` does, e.g. network.representation_blocks=3")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mcts.config import ROOT_METHODS
+
     parser.add_argument("--game", help="game to train (see `ponder games`); optional with --resume or --experiment")
     parser.add_argument("--experiment", metavar="GAME/NAME",
                         help="start from a recipe (see `ponder experiments`) instead of the game's base")
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=int, help="train this many learner steps (this invocation)")
     parser.add_argument("--actors", type=int, help="self-play actor processes (default: the preset's)")
     parser.add_argument("--sims", type=int, help="simulations per self-play move")
-    parser.add_argument("--root", choices=("puct", "gumbel"), help="root selection of the self-play search")
+    parser.add_argument("--root", choices=ROOT_METHODS, help="root selection of the self-play search")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="learner device (default auto)")
     parser.add_argument("--backend", choices=("local", "ray"), default="local", help="where actors run")
     parser.add_argument("--address", help="Ray cluster address for --backend ray (default: a private local Ray)")
