@@ -57,6 +57,13 @@ class NetworkConfig:
     dynamics: str = "latent"
     board_dynamics_width: int = 32
     board_dynamics_layers: int = 3
+    # The board model's end detector (`agent.networks.BoardEnds`): from a position's planes,
+    # whether the game has ended there and how, so that the learned tree stops where g's
+    # predicted board has ended. Its convolution spans ``board_ends_kernel`` cells (a line of
+    # four in Connect Four), ``board_ends_width`` channels.
+    board_ends: bool = False
+    board_ends_kernel: int = 4
+    board_ends_width: int = 64
 
     def __post_init__(self) -> None:
         for name in ("channels", "head_hidden", "policy_head_channels", "value_head_channels",
@@ -75,6 +82,12 @@ class NetworkConfig:
             raise ValueError(f"network action_head_layers must be >= 1, got {self.action_head_layers}")
         if self.board_dynamics_width < 1 or self.board_dynamics_layers < 1:
             raise ValueError("network board_dynamics_width and board_dynamics_layers must be >= 1")
+        if not isinstance(self.board_ends, bool):
+            raise ValueError(f"network board_ends must be true or false, got {self.board_ends!r}")
+        if self.board_ends and self.dynamics != "board":
+            raise ValueError("network board_ends reads the board model's planes: it needs dynamics = board")
+        if self.board_ends_kernel < 2 or self.board_ends_width < 1:
+            raise ValueError("network board_ends_kernel must be >= 2 and board_ends_width >= 1")
         if self.action_encoding not in ACTION_ENCODINGS:
             raise ValueError(f"network action_encoding must be one of {', '.join(ACTION_ENCODINGS)}, "
                              f"got {self.action_encoding!r}")

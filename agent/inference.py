@@ -188,6 +188,11 @@ class InferenceCache:
         legal, ends = copy.action_heads(hidden.to(self.dtype))
         return legal.float(), ends.float()
 
+    def position_ends(self, network: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+        """`MuZeroNetwork.position_ends` through the copy (float32 logits)."""
+        copy = self.get(network, relist=False)
+        return copy.board_ends(hidden.to(self.dtype)[:, copy.config.channels:]).float()
+
     def recurrent(self, network: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
         """`MuZeroNetwork.recurrent` through the copy: next hidden in the copy's dtype, the rest float32."""
         copy = self.get(network, relist=False)

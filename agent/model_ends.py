@@ -60,6 +60,35 @@ def end_probabilities(end_logits: torch.Tensor, positive_weight: float = 1.0) ->
     return torch.softmax(_calibrated_logits(end_logits, positive_weight), dim=-1).cpu().numpy()
 
 
+def _read_ends(end_logits: torch.Tensor, end_threshold: float, positive_weight: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(ends bool, expected reward float32) of end logits ``[..., E]``: an end where its
+    calibrated probability is above ``end_threshold``; the reward is the mover's expected
+    result given an end."""
+    probabilities = torch.softmax(_calibrated_logits(end_logits, positive_weight), dim=-1)
+    end_probability = 1.0 - probabilities[..., 0]
+    rewards = torch.as_tensor(END_REWARDS[1:], dtype=probabilities.dtype, device=probabilities.device)
+    expected = (probabilities[..., 1:] * rewards).sum(dim=-1) / end_probability.clamp(min=1e-6)
+    return ((end_probability > end_threshold).cpu().numpy(),
+            expected.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32))
+
+
+@dataclass(frozen=True)
+class PositionEnds:
+    """The board model's end detector on B new positions (`agent.networks.BoardEnds`):
+    ``ended`` bool ``[B]`` the game is over there, ``reward`` float32 ``[B]`` the result for
+    the player who moved into it."""
+
+    ended: np.ndarray
+    reward: np.ndarray
+
+
+def read_position_ends(end_logits: torch.Tensor, end_threshold: float, positive_weight: float = 1.0
+                       ) -> PositionEnds:
+    """`PositionEnds` of the detector's logits ``[B, E]``, thresholded as the heads' ends are."""
+    return PositionEnds(*_read_ends(end_logits, end_threshold, positive_weight))
+
+
 def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_threshold: float,
                end_threshold: float, positive_weight: float = 1.0) -> HeadReading:
     """Threshold legal logits ``[B, A]`` and end logits ``[B, A, E]`` (`END_*` classes);
@@ -70,12 +99,8 @@ def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_thres
     result of an ending is the probability-weighted reward of the ending classes."""
     legal = (legal_logits.float() >= float(np.log(legal_threshold / (1.0 - legal_threshold)))).cpu().numpy()
     legal[~legal.any(axis=1)] = True
-    probabilities = torch.softmax(_calibrated_logits(end_logits, positive_weight), dim=-1)
-    end_probability = 1.0 - probabilities[..., 0]
-    rewards = torch.as_tensor(END_REWARDS[1:], dtype=probabilities.dtype, device=probabilities.device)
-    expected = (probabilities[..., 1:] * rewards).sum(dim=-1) / end_probability.clamp(min=1e-6)
-    return HeadReading(legal=legal, ends=(end_probability > end_threshold).cpu().numpy(),
-                       end_reward=expected.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32))
+    ends, end_reward = _read_ends(end_logits, end_threshold, positive_weight)
+    return HeadReading(legal=legal, ends=ends, end_reward=end_reward)
 
 
 class NodeEnds:
@@ -115,7 +140,7 @@ class NodeEnds:
 
 
 def step_through_ends(node_ends: NodeEnds, parents: np.ndarray, actions: np.ndarray, reward: np.ndarray,
-                      value: np.ndarray, reading: HeadReading
+                      value: np.ndarray, reading: HeadReading, position: PositionEnds | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The expansion of the selected edges with the game's ends applied.
 
@@ -123,9 +148,13 @@ def step_through_ends(node_ends: NodeEnds, parents: np.ndarray, actions: np.ndar
     ``[B]``: the new node is at or past a game end, game_end ``[B]``: the game ends at the
     new node itself, what MCTS-Solver proves from). Below an ended node everything is
     absorbing; a transition the parent predicts to end the game takes the predicted reward
-    and value 0; any other keeps g's reward and f's value.
+    and value 0; any other keeps g's reward and f's value. With the board model's end detector
+    (``position``), a new position it reads as ended is such an end too, with its reward.
     """
     parent_ended, edge_ends, edge_reward = node_ends.edges(parents, actions)
+    if position is not None:
+        edge_ends = edge_ends | position.ended
+        edge_reward = np.where(position.ended, position.reward, edge_reward)
     ended = parent_ended | edge_ends
     reward = np.where(parent_ended, 0.0, np.where(edge_ends, edge_reward, reward)).astype(np.float32)
     value = np.where(ended, 0.0, value).astype(np.float32)

@@ -23,10 +23,12 @@ import torch
 from torch.nn import functional as F
 
 from agent.losses import action_head_terms
+from envs.game import END_DRAW, END_LOSS, END_NONE, END_WIN
 from agent.networks import MuZeroNetwork
 
 # the parts of the network the fit trains; everything else (h, f) is frozen
-MODEL_MODULES = ("dynamics_conv", "dynamics_norm", "dynamics_blocks", "board_dynamics", "reward_head", "action_heads")
+MODEL_MODULES = ("dynamics_conv", "dynamics_norm", "dynamics_blocks", "board_dynamics", "reward_head", "action_heads",
+                 "board_ends")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,29 @@ def _heads_loss(network: MuZeroNetwork, hidden: torch.Tensor, legal: torch.Tenso
     return _masked_mean(legal_term + end_term, mask)
 
 
+def position_end_classes(batch: ModelFitBatch, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(`END_*` class ``[B]`` of position ``step`` for the player who moved into it, mask ``[B]``
+    where that position exists): a position that exists but is not alive ended the game there,
+    won or lost by the move into it as its reward says, else drawn."""
+    if step == 0:
+        return torch.full_like(batch.actions[0], END_NONE), batch.alive[0]
+    exists = batch.alive[step - 1]
+    ended = (exists > 0) & (batch.alive[step] == 0)
+    reward = batch.rewards[step - 1]
+    result = torch.where(reward > 0, END_WIN, torch.where(reward < 0, END_LOSS, END_DRAW))
+    return torch.where(ended, result, END_NONE).long(), exists
+
+
+def _board_ends_loss(network: MuZeroNetwork, planes: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor,
+                     end_positive: float) -> torch.Tensor:
+    """Cross-entropy of the end detector on ``planes``, a position where the game ended
+    weighing ``end_positive``, averaged over the ``mask`` rows."""
+    logits = network.board_ends(planes).float()
+    weights = mask * torch.where(classes > 0, end_positive, 1.0)
+    per_row = F.cross_entropy(logits, classes, reduction="none")
+    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
+
+
 def model_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelFitWeights = ModelFitWeights()
                    ) -> tuple[torch.Tensor, dict[str, float]]:
     """(loss to backpropagate, float parts by name) of one batch: `board_fit_loss` for the
@@ -131,6 +156,9 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
     heads = _heads_loss(network, real_hidden[0], batch.legal[0], batch.ends[0], batch.alive[0], weights.end_positive)
     board = torch.zeros(())
     reward_error = torch.zeros(())
+    detector = network.board_ends is not None
+    ends = _board_ends_loss(network, batch.planes[0], *position_end_classes(batch, 0), weights.end_positive) \
+        if detector else torch.zeros(())
     planes = batch.planes[0]
     for step in range(steps):
         moved = batch.alive[step]          # the move exists: the position after it is real, ended or not
@@ -138,28 +166,52 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
         error = F.binary_cross_entropy_with_logits(logits, batch.planes[step + 1], reduction="none")
         board = board + _masked_mean(error.flatten(1).mean(-1), moved)
         planes = torch.sigmoid(logits)
+        if detector:      # on the real planes and on g's (what the search will read), g not moved by it
+            classes, exists = position_end_classes(batch, step + 1)
+            ends = ends + 0.5 * (_board_ends_loss(network, batch.planes[step + 1], classes, exists, weights.end_positive)
+                                 + _board_ends_loss(network, planes.detach(), classes, exists, weights.end_positive))
         raw_reward = network.reward_head(network.latent(real_hidden[step + 1]))
         reward = network.reward_to_scalar(raw_reward).float()
         reward_error = reward_error + _masked_mean((reward - batch.rewards[step]) ** 2, moved)
         heads = heads + _heads_loss(network, real_hidden[step + 1], batch.legal[step + 1], batch.ends[step + 1],
                                     batch.alive[step + 1], weights.end_positive)
-    total = (weights.hidden * board + reward_error + weights.heads * heads) / steps
-    return total, {"board": float(board.detach()) / steps, "reward": float(reward_error.detach()) / steps,
-                   "heads": float(heads.detach()) / (steps + 1), "total": float(total.detach())}
+    total = (weights.hidden * board + reward_error + weights.heads * (heads + ends)) / steps
+    parts = {"board": float(board.detach()) / steps, "reward": float(reward_error.detach()) / steps,
+             "heads": float(heads.detach()) / (steps + 1), "total": float(total.detach())}
+    if detector:
+        parts["ends"] = float(ends.detach()) / (steps + 1)
+    return total, parts
 
 
-def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch) -> dict[str, float]:
+def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch, positive_weight: float = 1.0,
+                       end_threshold: float = 0.5) -> dict[str, float]:
     """How far the search's view through the board model is from the real game's, per unroll
     step on average: ``cells`` the share of planes' cells wrong after rounding, ``policy`` KL of
     f's prior, ``value`` absolute error of f's value (f of h of the predicted against the real
-    planes). No gradients; the network is left in eval mode."""
+    planes). With an end detector, ``ends_recall`` and ``ends_precision`` of the game ends it
+    reads on the predicted planes as the search reads them (`agent.model_ends.read_position_ends`
+    with the detector's training weight of ends, ``positive_weight``, and ``end_threshold``).
+    No gradients; the network is left in eval mode."""
+    from agent.model_ends import read_position_ends
+
     steps = batch.unroll_steps
     network.eval()
     totals = {"cells": 0.0, "policy": 0.0, "value": 0.0}
+    found = real_ends = predicted_ends = 0.0
     with torch.no_grad():
         planes = batch.planes[0]
         for step in range(steps):
             planes = torch.sigmoid(network.board_logits(planes, batch.actions[step]).float())
+            if network.board_ends is not None:
+                classes, exists = position_end_classes(batch, step + 1)
+                reading = read_position_ends(network.board_ends(planes), end_threshold, positive_weight)
+                read, result = torch.from_numpy(reading.ended), torch.from_numpy(reading.reward)
+                real_end, read_end = (classes > 0) & (exists > 0), read & (exists > 0)
+                right_result = torch.where(classes == END_WIN, result > 0.5,
+                                           torch.where(classes == END_LOSS, result < -0.5, result.abs() <= 0.5))
+                found += float((real_end & read_end & right_result).sum())
+                real_ends += float(real_end.sum())
+                predicted_ends += float(read_end.sum())
             alive = batch.alive[step + 1]
             real = batch.planes[step + 1]
             wrong = ((planes > 0.5).float() != real).float().flatten(1).mean(-1)
@@ -169,6 +221,9 @@ def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch) -> dict[str
             gap = (network.value_to_scalar(predicted_raw) - network.value_to_scalar(real_raw)).float().abs()
             for name, values in (("cells", wrong), ("policy", kl), ("value", gap)):
                 totals[name] += float(_masked_mean(values, alive)) / steps
+    if network.board_ends is not None:
+        totals["ends_recall"] = found / max(real_ends, 1.0)
+        totals["ends_precision"] = found / max(predicted_ends, 1.0)
     return totals
 
 

@@ -124,6 +124,28 @@ class ActionHeads(nn.Module):
         return out[:, :, 0], out[:, :, 1:]
 
 
+class BoardEnds(nn.Module):
+    """The board model's game-end detector: a position's planes -> end logits ``[N, E]`` (E =
+    `END_CLASSES`: goes on, won, drawn, lost for the player who moved into the position).
+
+    One convolution whose kernel covers a line of ``kernel`` cells over every window of the
+    board (no padding), ReLU, each channel's maximum (a line anywhere) and mean (how full the
+    board is) over the board, and an MLP. A line of four is a pattern one convolution sees
+    whole, so this learns exactly what the rules compute; the learned tree reads it on g's
+    predicted planes and stops where the predicted board has ended (`agent.search`).
+    """
+
+    def __init__(self, planes: int, board_shape: tuple[int, int], width: int, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(planes, width, min(kernel, *board_shape))
+        self.fc1 = nn.Linear(2 * width, width)
+        self.fc2 = nn.Linear(width, END_CLASSES)
+
+    def forward(self, planes: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.conv(planes)).flatten(2)
+        return self.fc2(F.relu(self.fc1(torch.cat([out.amax(-1), out.mean(-1)], dim=1))))
+
+
 class BoardDynamics(nn.Module):
     """g of the board model: (planes, action planes, a plane of ones) -> logits of the next
     planes, a stack of conv3x3-ReLU layers and a conv1x1. The ones plane shows the convolutions
@@ -225,6 +247,8 @@ class MuZeroNetwork(nn.Module):
         # the action heads read the whole hidden state (the board model's planes too)
         self.action_heads = (ActionHeads(self.hidden_shape[0], cfg.action_head_channels, cells, cfg.head_hidden,
                                          spec.num_actions, cfg.action_head_layers) if cfg.action_heads else None)
+        self.board_ends = (BoardEnds(in_planes, (height, width), cfg.board_ends_width, cfg.board_ends_kernel)
+                           if cfg.board_ends else None)
         # EfficientZero consistency: projection of a hidden state and a predictor on top of it
         if cfg.projection_dim:
             self.projection = nn.Sequential(
@@ -312,6 +336,17 @@ class MuZeroNetwork(nn.Module):
         if cache is not None:
             return cache.predict_actions(self, hidden)
         return self.action_heads(hidden)
+
+    def position_ends(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The board model's end detector on the planes of ``hidden``: end logits ``[N, E]`` of
+        each position for the player who moved into it (through the inference copy in eval mode
+        without gradients). ValueError without one (network.board_ends = false)."""
+        if self.board_ends is None:
+            raise ValueError("this network has no end detector (network.board_ends = false)")
+        cache = self._search_copy()
+        if cache is not None:
+            return cache.position_ends(self, hidden)
+        return self.board_ends(hidden[:, self.config.channels:])
 
     def value_to_scalar(self, raw_value: torch.Tensor) -> torch.Tensor:
         """Raw value head output -> value ``[N]`` (tanh, or the support's expectation)."""

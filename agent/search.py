@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from agent.checkpoint import check_finite_outputs
-from agent.model_ends import NodeEnds, read_heads, step_through_ends
+from agent.model_ends import HeadReading, NodeEnds, PositionEnds, read_heads, read_position_ends, step_through_ends
 from agent.reuse import SearchSession, carry_hidden, carry_positions, trees_for_search
 from envs.game import mover_reward
 from mcts import SearchConfig, SearchOutput
@@ -76,6 +76,9 @@ class LearnedModel:
         self.agent = agent
         network = agent.network
         self.knows_ends = config.learned_ends and getattr(network, "action_heads", None) is not None
+        # the board model's end detector, where there is one, decides the game's ends in the
+        # tree (on g's predicted planes); the heads then give legal moves only
+        self.reads_board_ends = self.knows_ends and getattr(network, "board_ends", None) is not None
         # the heads give every node's legal moves (agent.model_ends)
         self.config = dataclasses.replace(config, tree_legal_masks=True) if self.knows_ends else config
         batch = len(states)
@@ -112,8 +115,17 @@ class LearnedModel:
 
     def _read_heads(self, hidden: torch.Tensor):
         legal_logits, end_logits = self.agent.network.predict_actions(hidden)
-        return read_heads(legal_logits, end_logits, self.config.legal_threshold, self.config.end_threshold,
-                          getattr(self.agent, "end_positive_weight", 1.0))
+        reading = read_heads(legal_logits, end_logits, self.config.legal_threshold, self.config.end_threshold,
+                             getattr(self.agent, "end_positive_weight", 1.0))
+        if self.reads_board_ends:
+            reading = HeadReading(reading.legal, np.zeros_like(reading.ends), np.zeros_like(reading.end_reward))
+        return reading
+
+    def _read_position_ends(self, hidden: torch.Tensor) -> PositionEnds | None:
+        if not self.reads_board_ends:
+            return None
+        return read_position_ends(self.agent.network.position_ends(hidden), self.config.end_threshold,
+                                  getattr(self.agent, "end_positive_weight", 1.0))
 
     def expand(self, parents: np.ndarray, actions: np.ndarray) -> Expansion:
         device = self.agent.device
@@ -128,7 +140,7 @@ class LearnedModel:
         if self.node_ends is not None:
             reading = self._read_heads(next_hidden)
             reward, value, legal, ended, terminal = step_through_ends(self.node_ends, parents, actions, reward, value,
-                                                                      reading)
+                                                                      reading, self._read_position_ends(next_hidden))
         self._pending = (next_hidden, reading, ended)
         return Expansion(reward, value, logits, legal, terminal, evaluated=len(parents))
 

@@ -164,6 +164,8 @@ class ModelFitConfig:
     action_head_layers: int = 1    # the action heads' convolutions (network.action_head_layers)
     action_head_channels: int = 16
     keep_heads: bool = False       # start from the checkpoint's action heads when it has them, same shape
+    board_ends: bool = False       # fit the board model's end detector too (network.board_ends)
+    board_ends_learning_rate: float = 1e-2   # the detector's own (a line detector learns slowly at g's rate)
     hidden_weight: float = 10.0    # weight of g's own term: the hidden states' or the planes' error
     end_positive_weight: float = 10.0
     precision: str = "bf16"        # autocast of the fit's forward passes: bf16 or fp32
@@ -179,12 +181,14 @@ class ModelFitConfig:
         for name in ("follow", "prior"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"model_fit {name} must be in [0, 1], got {getattr(self, name)}")
-        if not self.learning_rate > 0 or self.weight_decay < 0:
-            raise ValueError("model_fit learning_rate must be > 0 and weight_decay >= 0")
+        if not self.learning_rate > 0 or not self.board_ends_learning_rate > 0 or self.weight_decay < 0:
+            raise ValueError("model_fit learning_rate and board_ends_learning_rate must be > 0, weight_decay >= 0")
         if self.dynamics not in ("board", "latent"):
             raise ValueError(f"model_fit dynamics must be board or latent, got {self.dynamics!r}")
         if self.precision not in ("bf16", "fp32"):
             raise ValueError(f"model_fit precision must be bf16 or fp32, got {self.precision!r}")
+        if self.board_ends and self.dynamics != "board":
+            raise ValueError("model_fit board_ends reads the board model's planes: it needs dynamics = board")
         if self.threads < 0:
             raise ValueError(f"model_fit threads must be >= 0, got {self.threads}")
 

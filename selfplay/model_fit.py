@@ -133,12 +133,19 @@ class FitProgress:
 
 def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitConfig,
                 report: Callable[[FitProgress], None] | None = None, report_every: int = 50,
-                should_stop: Callable[[], bool] | None = None) -> FitProgress:
-    """Train ``network``'s model (in place) for ``config.minutes``; h and f stay as they are."""
+                should_stop: Callable[[], bool] | None = None, steps: int | None = None) -> FitProgress:
+    """Train ``network``'s model (in place) for ``config.minutes``, or for ``steps`` optimizer
+    steps when given (tests and benchmarks: the same work on any machine); h and f stay as
+    they are."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    optimizer = torch.optim.AdamW(model_parameters(network), lr=config.learning_rate,
+    trained = model_parameters(network)
+    detector = {id(parameter) for parameter in network.board_ends.parameters()} if network.board_ends is not None \
+        else set()
+    groups = [{"params": [p for p in trained if id(p) not in detector], "base_lr": config.learning_rate},
+              {"params": [p for p in trained if id(p) in detector], "base_lr": config.board_ends_learning_rate}]
+    optimizer = torch.optim.AdamW([group for group in groups if group["params"]], lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     weights = ModelFitWeights(hidden=config.hidden_weight, end_positive=config.end_positive_weight)
     budget = config.minutes * 60.0
@@ -148,10 +155,13 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         if network.board_model and report is not None else None
     start = time.monotonic()
     set_fit_modes(network)
-    while (elapsed := time.monotonic() - start) < budget and not (should_stop and should_stop()):
-        fraction = min(elapsed / budget, 1.0)
+    while not (should_stop and should_stop()):
+        elapsed = time.monotonic() - start
+        if (progress.steps >= steps) if steps is not None else elapsed >= budget:
+            break
+        fraction = progress.steps / steps if steps is not None else min(elapsed / budget, 1.0)
         for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
+            group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
         batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
             loss, parts = model_fit_loss(network, batch, weights)
@@ -164,7 +174,8 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         if report is not None and progress.steps % report_every == 0:
             if probe is not None:
                 progress.parts = {**parts, **{f"probe_{name}": value
-                                              for name, value in board_fit_fidelity(network, probe).items()}}
+                                              for name, value in board_fit_fidelity(
+                                                  network, probe, config.end_positive_weight).items()}}
                 set_fit_modes(network)
             report(progress)
     for parameter in network.parameters():
@@ -191,7 +202,7 @@ def network_to_fit(checkpoint, config: ModelFitConfig) -> MuZeroNetwork:
 
     values = {**checkpoint.network_config, "action_heads": True, "dynamics_blocks": config.dynamics_blocks,
               "dynamics": config.dynamics, "action_head_layers": config.action_head_layers,
-              "action_head_channels": config.action_head_channels}
+              "action_head_channels": config.action_head_channels, "board_ends": config.board_ends}
     network = MuZeroNetwork(GameSpec(checkpoint.observation_shape, checkpoint.num_actions),
                             NetworkConfig.from_dict(values))
     fresh = set(MODEL_MODULES)

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import envs
 from agent.agent import Agent
 from agent.config import NetworkConfig
-from agent.model_ends import NodeEnds, read_heads, step_through_ends
+from agent.model_ends import NodeEnds, read_heads, read_position_ends, step_through_ends
 from agent.networks import MuZeroNetwork
 from envs.game import END_CLASSES, END_DRAW, END_LOSS, END_NONE, END_WIN
 from mcts import BatchedTree, ReferenceTree, SearchConfig
@@ -99,6 +99,27 @@ def test_below_a_predicted_end_everything_is_absorbing():
     assert reward.tolist() == pytest.approx([0.0, 0.3]) and value.tolist() == [0.0, 0.5]   # tree 1 goes on
     assert ended.tolist() == [True, False] and game_end.tolist() == [False, False]
     assert legal[0].all()
+
+
+def test_the_board_detector_ends_a_new_position_as_the_heads_end_an_edge():
+    node_ends = NodeEnds.empty(3, 4, 3)
+    reading = read_heads(torch.zeros(3, 3), torch.zeros(3, 3, END_CLASSES), 0.5, 0.5)
+    reading = type(reading)(legal=reading.legal, ends=np.zeros((3, 3), bool), end_reward=np.zeros((3, 3), np.float32))
+    node_ends.set_roots(reading)
+    logits = torch.full((3, END_CLASSES), -10.0)
+    logits[0, END_WIN] = 10.0                      # won by its mover
+    logits[1, END_DRAW] = 10.0                     # drawn
+    logits[2, END_NONE] = 10.0                     # goes on
+    position = read_position_ends(logits, end_threshold=0.5)
+    assert position.ended.tolist() == [True, True, False]
+    reward, value, legal, ended, game_end = step_through_ends(
+        node_ends, np.zeros(3, np.int64), np.array([0, 1, 2]), np.full(3, 0.3), np.full(3, 0.5), reading, position)
+    assert reward.tolist() == pytest.approx([1.0, 0.0, 0.3]) and value.tolist() == [0.0, 0.0, 0.5]
+    assert ended.tolist() == game_end.tolist() == [True, True, False]
+    # calibrated as the heads are: trained with ends weighing 10, a raw 0.9 is a data 0.47
+    weighted = torch.tensor([[0.0, float(np.log(9.0)), -30.0, -30.0]])
+    assert read_position_ends(weighted, 0.5).ended.tolist() == [True]
+    assert read_position_ends(weighted, 0.5, positive_weight=10.0).ended.tolist() == [False]
 
 
 @pytest.mark.parametrize("name", ["legal_threshold", "end_threshold"])
