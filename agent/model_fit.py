@@ -40,7 +40,9 @@ class ModelFitBatch:
     alive    ``[K+1, B]`` 1 where position k exists and the game is not over there;
     rewards  ``[K, B]`` reward of action k to the player who took it (-1, 0, 1);
     legal    ``[K+1, B, A]`` the rules' legal moves at position k (zeros where not alive);
-    ends     int64 ``[K+1, B, A]`` each action's `END_*` code at position k.
+    ends     int64 ``[K+1, B, A]`` each action's `END_*` code at position k;
+    end_planes ``[M, C, H, W]`` and end_classes int64 ``[M]``: positions where games ended and
+             where they go on, at even odds, for the end detector (None: only the paths').
     """
 
     planes: torch.Tensor
@@ -49,6 +51,8 @@ class ModelFitBatch:
     rewards: torch.Tensor
     legal: torch.Tensor
     ends: torch.Tensor
+    end_planes: torch.Tensor | None = None
+    end_classes: torch.Tensor | None = None
 
     @property
     def unroll_steps(self) -> int:
@@ -122,14 +126,11 @@ def position_end_classes(batch: ModelFitBatch, step: int) -> tuple[torch.Tensor,
     return torch.where(ended, result, END_NONE).long(), exists
 
 
-def _board_ends_loss(network: MuZeroNetwork, planes: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor,
-                     end_positive: float) -> torch.Tensor:
-    """Cross-entropy of the end detector on ``planes``, a position where the game ended
-    weighing ``end_positive``, averaged over the ``mask`` rows."""
-    logits = network.board_ends(planes).float()
-    weights = mask * torch.where(classes > 0, end_positive, 1.0)
-    per_row = F.cross_entropy(logits, classes, reduction="none")
-    return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
+def _board_ends_loss(network: MuZeroNetwork, planes: torch.Tensor, classes: torch.Tensor,
+                     mask: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the end detector on ``planes`` averaged over the ``mask`` rows."""
+    per_row = F.cross_entropy(network.board_ends(planes).float(), classes, reduction="none")
+    return (per_row * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 def model_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelFitWeights = ModelFitWeights()
@@ -157,8 +158,8 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
     board = torch.zeros(())
     reward_error = torch.zeros(())
     detector = network.board_ends is not None
-    ends = _board_ends_loss(network, batch.planes[0], *position_end_classes(batch, 0), weights.end_positive) \
-        if detector else torch.zeros(())
+    # the detector's ends weigh as the rest (no end_positive: `end_examples` brings them at even odds)
+    ends = _board_ends_loss(network, batch.planes[0], *position_end_classes(batch, 0)) if detector else torch.zeros(())
     planes = batch.planes[0]
     for step in range(steps):
         moved = batch.alive[step]          # the move exists: the position after it is real, ended or not
@@ -168,13 +169,17 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
         planes = torch.sigmoid(logits)
         if detector:      # on the real planes and on g's (what the search will read), g not moved by it
             classes, exists = position_end_classes(batch, step + 1)
-            ends = ends + 0.5 * (_board_ends_loss(network, batch.planes[step + 1], classes, exists, weights.end_positive)
-                                 + _board_ends_loss(network, planes.detach(), classes, exists, weights.end_positive))
+            ends = ends + 0.5 * (_board_ends_loss(network, batch.planes[step + 1], classes, exists)
+                                 + _board_ends_loss(network, planes.detach(), classes, exists))
         raw_reward = network.reward_head(network.latent(real_hidden[step + 1]))
         reward = network.reward_to_scalar(raw_reward).float()
         reward_error = reward_error + _masked_mean((reward - batch.rewards[step]) ** 2, moved)
         heads = heads + _heads_loss(network, real_hidden[step + 1], batch.legal[step + 1], batch.ends[step + 1],
                                     batch.alive[step + 1], weights.end_positive)
+    if detector and batch.end_planes is not None and batch.end_planes.shape[0]:
+        # the examples at even odds: weighed as the paths' ends are, per example
+        ends = ends + _board_ends_loss(network, batch.end_planes, batch.end_classes,
+                                       torch.ones(batch.end_classes.shape[0]))
     total = (weights.hidden * board + reward_error + weights.heads * (heads + ends)) / steps
     parts = {"board": float(board.detach()) / steps, "reward": float(reward_error.detach()) / steps,
              "heads": float(heads.detach()) / (steps + 1), "total": float(total.detach())}
@@ -183,14 +188,13 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
     return total, parts
 
 
-def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch, positive_weight: float = 1.0,
-                       end_threshold: float = 0.5) -> dict[str, float]:
+def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch, end_threshold: float = 0.5) -> dict[str, float]:
     """How far the search's view through the board model is from the real game's, per unroll
     step on average: ``cells`` the share of planes' cells wrong after rounding, ``policy`` KL of
     f's prior, ``value`` absolute error of f's value (f of h of the predicted against the real
     planes). With an end detector, ``ends_recall`` and ``ends_precision`` of the game ends it
     reads on the predicted planes as the search reads them (`agent.model_ends.read_position_ends`
-    with the detector's training weight of ends, ``positive_weight``, and ``end_threshold``).
+    at ``end_threshold``).
     No gradients; the network is left in eval mode."""
     from agent.model_ends import read_position_ends
 
@@ -204,7 +208,7 @@ def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch, positive_we
             planes = torch.sigmoid(network.board_logits(planes, batch.actions[step]).float())
             if network.board_ends is not None:
                 classes, exists = position_end_classes(batch, step + 1)
-                reading = read_position_ends(network.board_ends(planes), end_threshold, positive_weight)
+                reading = read_position_ends(network.board_ends(planes), end_threshold)
                 read, result = torch.from_numpy(reading.ended), torch.from_numpy(reading.reward)
                 real_end, read_end = (classes > 0) & (exists > 0), read & (exists > 0)
                 right_result = torch.where(classes == END_WIN, result > 0.5,

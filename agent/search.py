@@ -124,8 +124,8 @@ class LearnedModel:
     def _read_position_ends(self, hidden: torch.Tensor) -> PositionEnds | None:
         if not self.reads_board_ends:
             return None
-        return read_position_ends(self.agent.network.position_ends(hidden), self.config.end_threshold,
-                                  getattr(self.agent, "end_positive_weight", 1.0))
+        # trained at even odds of ends (`agent.model_fit`): read without the heads' calibration
+        return read_position_ends(self.agent.network.position_ends(hidden), self.config.end_threshold)
 
     def expand(self, parents: np.ndarray, actions: np.ndarray) -> Expansion:
         device = self.agent.device

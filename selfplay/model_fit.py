@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity, model_fit_loss, model_parameters,
                              set_fit_modes)
 from agent.networks import MuZeroNetwork
-from envs.game import Game, State, mover_reward
+from envs.game import END_DRAW, END_LOSS, END_NONE, END_WIN, Game, State, mover_reward
 from selfplay.config import ModelFitConfig
 
 
@@ -39,6 +39,7 @@ class PathSampler:
         self.states: list[State] = []
         self.played: list[int] = []     # the move played at each position
         self.next_index: list[int] = []  # index of the position it led to, -1 at a game's end
+        self.finals: list[tuple[State, int]] = []   # each game's last position and its `END_*` class
         for history in games:
             state = game.initial_state()
             for action in history.opening.tolist():
@@ -48,7 +49,10 @@ class PathSampler:
                 self.played.append(int(action))
                 last = position + 1 == history.length
                 self.next_index.append(-1 if last else len(self.states))
-                state = state.play(int(action))
+                mover, state = state.to_play, state.play(int(action))
+            if history.length and state.is_terminal():
+                reward = mover_reward(state, mover)
+                self.finals.append((state, END_WIN if reward > 0 else END_LOSS if reward < 0 else END_DRAW))
         if not self.states:
             from envs.errors import UsageError
 
@@ -73,8 +77,24 @@ class PathSampler:
             module.train(training)
         return F.softmax(logits.float(), -1).numpy().astype(np.float64)
 
-    def sample(self, network: MuZeroNetwork, paths: int, steps: int, follow: float, prior: float) -> ModelFitBatch:
-        """``paths`` paths of ``steps`` moves from uniformly drawn stored positions."""
+    def end_examples(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(planes ``[2 count, C, H, W]``, `END_*` classes ``[2 count]``): ``count`` games' last
+        positions (where they ended, and how for the player who moved into them) and ``count``
+        stored positions (the game goes on): the end detector's examples at even odds, where a
+        path meets an end only every twentieth position or so."""
+        rng = self.rng
+        if not self.finals:
+            return torch.zeros((0, *self.planes_shape)), torch.zeros(0, dtype=torch.int64)
+        finals = [self.finals[i] for i in rng.integers(0, len(self.finals), count)]
+        going = [self.states[i] for i in rng.integers(0, len(self.states), count)]
+        planes = np.stack([state.planes() for state, _ in finals] + [state.planes() for state in going])
+        classes = np.array([code for _, code in finals] + [END_NONE] * count, dtype=np.int64)
+        return torch.from_numpy(planes.astype(np.float32)), torch.from_numpy(classes)
+
+    def sample(self, network: MuZeroNetwork, paths: int, steps: int, follow: float, prior: float,
+               end_examples: int = 0) -> ModelFitBatch:
+        """``paths`` paths of ``steps`` moves from uniformly drawn stored positions (and
+        ``end_examples`` of `end_examples` for the end detector)."""
         rng = self.rng
         actions_count = self.num_actions
         planes = np.zeros((steps + 1, paths, *self.planes_shape), dtype=np.float32)
@@ -118,8 +138,10 @@ class PathSampler:
                 rewards[step, row] = mover_reward(after, state.to_play)
                 current[row] = after
         tensor = torch.from_numpy
+        end_planes, end_classes = self.end_examples(end_examples) if end_examples else (None, None)
         return ModelFitBatch(planes=tensor(planes), actions=tensor(actions), alive=tensor(alive),
-                             rewards=tensor(rewards), legal=tensor(legal), ends=tensor(ends))
+                             rewards=tensor(rewards), legal=tensor(legal), ends=tensor(ends),
+                             end_planes=end_planes, end_classes=end_classes)
 
 
 @dataclass
@@ -162,7 +184,8 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         fraction = progress.steps / steps if steps is not None else min(elapsed / budget, 1.0)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
-        batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior)
+        batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior,
+                               end_examples=config.batch // 2 if network.board_ends is not None else 0)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
             loss, parts = model_fit_loss(network, batch, weights)
         optimizer.zero_grad(set_to_none=True)
@@ -174,8 +197,7 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         if report is not None and progress.steps % report_every == 0:
             if probe is not None:
                 progress.parts = {**parts, **{f"probe_{name}": value
-                                              for name, value in board_fit_fidelity(
-                                                  network, probe, config.end_positive_weight).items()}}
+                                              for name, value in board_fit_fidelity(network, probe).items()}}
                 set_fit_modes(network)
             report(progress)
     for parameter in network.parameters():

@@ -327,6 +327,11 @@ def test_the_end_classes_of_a_path_are_the_rules(tictactoe, network):
             assert int(classes[row]) == int(previous), (step, row)
             seen.add(int(classes[row]))
     assert {END_NONE, END_WIN} <= seen and seen <= {END_NONE, END_WIN, END_DRAW}
+    sampler = PathSampler(tictactoe, games, np.random.default_rng(12))
+    assert len(sampler.finals) == len(games) and all(state.is_terminal() for state, _ in sampler.finals)
+    planes, classes = sampler.end_examples(8)            # 8 ended games, 8 positions that go on
+    assert planes.shape == (16, *tictactoe.observation_shape)
+    assert (classes[:8] > 0).all() and (classes[8:] == END_NONE).all()
 
 
 def test_the_end_detector_learns_where_the_board_has_ended(tictactoe):
@@ -339,11 +344,11 @@ def test_the_end_detector_learns_where_the_board_has_ended(tictactoe):
     probe = sampler.sample(network, paths=256, steps=4, follow=0.5, prior=0.0)
     _, parts = model_fit_loss(network, probe)
     assert "ends" in parts and np.isfinite(parts["ends"])
-    before = board_fit_fidelity(network, probe, positive_weight=10.0)
+    before = board_fit_fidelity(network, probe)
     config = ModelFitConfig(unroll_steps=4, batch=64, learning_rate=1e-2, precision="fp32", threads=1,
                             board_ends=True)
     fit_network(network, sampler, config, steps=200)
-    after = board_fit_fidelity(network, probe, positive_weight=10.0)
+    after = board_fit_fidelity(network, probe)
     assert before["ends_recall"] < 0.5 and after["ends_recall"] > 0.9 and after["ends_precision"] > 0.9, after
 
 
