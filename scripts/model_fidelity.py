@@ -55,15 +55,21 @@ def fidelity_rows(table) -> list[str]:
     def pct(value) -> str:
         return "-" if value is None or not np.isfinite(value) else f"{100 * value:.2f}%"
 
+    detector = any(entry.get("detector_end_tp", 0) + entry.get("detector_end_fp", 0) + entry.get("detector_end_fn", 0)
+                   for entry in table.ends)
+    extra = " win P / R (detector) | end P / R (detector) |" if detector else ""
     lines = ["| k | pairs | value abs err | policy KL | legal acc | win P / R (heads) | end P / R (heads) "
-             "| win P / R (reward head) |", "|---|---|---|---|---|---|---|---|"]
+             "| win P / R (reward head) |" + extra, "|---|---|---|---|---|---|---|---|" + ("---|---|" if detector else "")]
     for depth in table.depths.tolist():
         ends = table.ends[depth] if depth < len(table.ends) else {}
-        lines.append(
-            f"| {depth} | {table.pairs[depth]} | {table.value_abs_error[depth]:.3f} | {table.policy_kl[depth]:.3f} "
-            f"| {pct(ends.get('legal_accuracy'))} | {pct(ends.get('win_precision'))} / {pct(ends.get('win_recall'))} "
-            f"| {pct(ends.get('end_precision'))} / {pct(ends.get('end_recall'))} "
-            f"| {pct(ends.get('reward_win_precision'))} / {pct(ends.get('reward_win_recall'))} |")
+        row = (f"| {depth} | {table.pairs[depth]} | {table.value_abs_error[depth]:.3f} | {table.policy_kl[depth]:.3f} "
+               f"| {pct(ends.get('legal_accuracy'))} | {pct(ends.get('win_precision'))} / {pct(ends.get('win_recall'))} "
+               f"| {pct(ends.get('end_precision'))} / {pct(ends.get('end_recall'))} "
+               f"| {pct(ends.get('reward_win_precision'))} / {pct(ends.get('reward_win_recall'))} |")
+        if detector:
+            row += (f" {pct(ends.get('detector_win_precision'))} / {pct(ends.get('detector_win_recall'))} "
+                    f"| {pct(ends.get('detector_end_precision'))} / {pct(ends.get('detector_end_recall'))} |")
+        lines.append(row)
     return lines
 
 

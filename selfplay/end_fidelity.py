@@ -8,7 +8,11 @@ rules say (`State.action_ends`, the legal mask):
   learned search reads them (`agent.model_ends.read_heads` with the search's default
   thresholds): legality of every action, "this move wins" and "this move ends the game";
 - through the reward head, for every network: "this move wins" when g's reward for the
-  move is above 0.5, the only way a MuZero tree without the heads can see a win.
+  move is above 0.5, the only way a MuZero tree without the heads can see a win;
+- through the board model's end detector (`network.board_ends`), on the position g predicts
+  after the move, read as the search reads it (`agent.model_ends.read_position_ends`): "this
+  move wins" and "this move ends the game". With a detector the search takes the game's
+  ends from it, and the heads give legal moves only.
 
 Counts (true/false positives, false negatives) rather than rates, so that depths, games and
 sets add up before dividing.
@@ -32,7 +36,8 @@ class EndCounts:
     ``legal_*``: actions whose predicted legality matches the rules, out of all actions
     (heads only). ``win_*``: legal actions that win for the mover (heads). ``end_*``: legal
     actions that end the game (heads). ``reward_win_*``: legal winning actions by the reward
-    head. ``positions``: positions counted.
+    head. ``detector_win_*``, ``detector_end_*``: the same by the end detector. ``positions``:
+    positions counted.
     """
 
     positions: int = 0
@@ -47,6 +52,12 @@ class EndCounts:
     reward_win_tp: int = 0
     reward_win_fp: int = 0
     reward_win_fn: int = 0
+    detector_win_tp: int = 0
+    detector_win_fp: int = 0
+    detector_win_fn: int = 0
+    detector_end_tp: int = 0
+    detector_end_fp: int = 0
+    detector_end_fn: int = 0
 
     def add(self, other: "EndCounts") -> None:
         for item in fields(self):
@@ -66,6 +77,10 @@ class EndCounts:
             "end_recall": ratio(self.end_tp, self.end_tp + self.end_fn),
             "reward_win_precision": ratio(self.reward_win_tp, self.reward_win_tp + self.reward_win_fp),
             "reward_win_recall": ratio(self.reward_win_tp, self.reward_win_tp + self.reward_win_fn),
+            "detector_win_precision": ratio(self.detector_win_tp, self.detector_win_tp + self.detector_win_fp),
+            "detector_win_recall": ratio(self.detector_win_tp, self.detector_win_tp + self.detector_win_fn),
+            "detector_end_precision": ratio(self.detector_end_tp, self.detector_end_tp + self.detector_end_fp),
+            "detector_end_recall": ratio(self.detector_end_tp, self.detector_end_tp + self.detector_end_fn),
         }
         return {**counts, **rates}
 
@@ -86,7 +101,7 @@ def count_ends(network, hidden, legal: np.ndarray, action_ends: np.ndarray,
     """
     import torch
 
-    from agent.model_ends import read_heads
+    from agent.model_ends import read_heads, read_position_ends
 
     search = search or SearchConfig()
     counts = EndCounts(positions=int(legal.shape[0]))
@@ -107,14 +122,24 @@ def count_ends(network, hidden, legal: np.ndarray, action_ends: np.ndarray,
             counts.end_tp, counts.end_fp, counts.end_fn = _confusion(legal & reading.ends, ends)
         num_actions = legal.shape[1]
         rewards = np.zeros(legal.shape, dtype=np.float64)
+        detector = getattr(network, "board_ends", None) is not None
+        detected_end = np.zeros(legal.shape, dtype=bool)
+        detected_win = np.zeros(legal.shape, dtype=bool)
         for action in range(num_actions):
             rows = np.flatnonzero(legal[:, action])       # a model is only asked about legal moves
             if rows.size == 0:
                 continue
             index = torch.from_numpy(rows).to(hidden.device)
             actions = torch.full((rows.size,), action, dtype=torch.int64, device=hidden.device)
-            _, reward, _, _ = network.recurrent(hidden.index_select(0, index), actions)
+            after, reward, _, _ = network.recurrent(hidden.index_select(0, index), actions)
             rewards[rows, action] = reward.double().cpu().numpy()
+            if detector:
+                position = read_position_ends(network.position_ends(after), search.end_threshold)
+                detected_end[rows, action] = position.ended
+                detected_win[rows, action] = position.ended & (position.reward > REWARD_WIN_THRESHOLD)
     predicted_reward_win = legal & (rewards > REWARD_WIN_THRESHOLD)
     counts.reward_win_tp, counts.reward_win_fp, counts.reward_win_fn = _confusion(predicted_reward_win, wins)
+    if detector:
+        counts.detector_win_tp, counts.detector_win_fp, counts.detector_win_fn = _confusion(detected_win, wins)
+        counts.detector_end_tp, counts.detector_end_fp, counts.detector_end_fn = _confusion(detected_end, ends)
     return counts

@@ -384,11 +384,12 @@ def _ends_table(ends: list[dict]) -> list[str]:
     lines = ["Legal moves and game ends against the rules, over every legal action of the same positions: "
              "the action heads as the search reads them (where the network has them), and wins as the reward "
              "head sees them (reward above 0.5). Precision / recall.", "",
-             "| k | legal accuracy (heads) | wins (heads) | game ends (heads) | wins (reward head) |",
-             "|---|---|---|---|---|"]
+             "| k | legal accuracy (heads) | wins (heads) | game ends (heads) | wins (reward head) "
+             "| wins (end detector) | game ends (end detector) |",
+             "|---|---|---|---|---|---|---|"]
     for depth, entry in enumerate(ends):
         lines.append(f"| {depth} | {_pct(entry.get('legal_accuracy'))} | {pair(entry, 'win')} | {pair(entry, 'end')} "
-                     f"| {pair(entry, 'reward_win')} |")
+                     f"| {pair(entry, 'reward_win')} | {pair(entry, 'detector_win')} | {pair(entry, 'detector_end')} |")
     return lines + [""]
 
 

@@ -93,3 +93,32 @@ def test_one_start_per_trajectory_unrolls_from_the_positions_themselves():
                              starts_per_trajectory=1)
     assert table.pairs[0] == 5 and table.pairs[1] == sum(len(game) > 3 for game in games)
     assert all(entry["legal_accuracy"] in (None, 1.0) for entry in table.ends)
+
+
+def test_the_board_models_end_detector_is_counted_on_the_predicted_positions():
+    """A detector that reads every position as won: every win is found (recall 1) and every other
+    legal move is a false win; a network without one counts nothing for it."""
+    import torch
+
+    from agent.config import NetworkConfig
+    from agent.networks import MuZeroNetwork
+    from selfplay.end_fidelity import count_ends
+
+    torch.manual_seed(0)
+    network = MuZeroNetwork(GAME, NetworkConfig(channels=8, representation_blocks=1, prediction_blocks=1,
+                                                head_hidden=16, dynamics="board", board_ends=True,
+                                                board_ends_kernel=3)).eval()
+    with torch.no_grad():
+        network.board_ends.fc2.weight.zero_()
+        network.board_ends.fc2.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0]))
+    states = [GAME.initial_state().play(0).play(3).play(1).play(4)]          # X to move wins at 2
+    planes = torch.from_numpy(np.stack([state.planes() for state in states]))
+    legal = np.stack([state.legal_mask() for state in states])
+    ends = np.stack([state.action_ends() for state in states])
+    with torch.no_grad():
+        counts = count_ends(network, network.initial(planes)[0], legal, ends).as_dict()
+    assert counts["detector_win_recall"] == 1.0 and counts["detector_win_tp"] >= 1
+    assert counts["detector_win_fp"] == int(legal.sum()) - counts["detector_win_tp"]
+    plain = MuZeroNetwork(GAME, NetworkConfig(channels=8, representation_blocks=1, prediction_blocks=1)).eval()
+    with torch.no_grad():
+        assert count_ends(plain, plain.initial(planes)[0], legal, ends).as_dict()["detector_win_recall"] is None
