@@ -41,8 +41,8 @@ class ModelFitBatch:
     rewards  ``[K, B]`` reward of action k to the player who took it (-1, 0, 1);
     legal    ``[K+1, B, A]`` the rules' legal moves at position k (zeros where not alive);
     ends     int64 ``[K+1, B, A]`` each action's `END_*` code at position k;
-    end_planes ``[M, C, H, W]`` and end_classes int64 ``[M]``: positions where games ended and
-             where they go on, at even odds, for the end detector (None: only the paths').
+    end_planes ``[M, C, H, W]`` and end_classes int64 ``[M]``: positions one move after stored
+             ones and where games ended, for the end detector (None: only the paths').
     """
 
     planes: torch.Tensor
@@ -158,7 +158,7 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
     board = torch.zeros(())
     reward_error = torch.zeros(())
     detector = network.board_ends is not None
-    # the detector's ends weigh as the rest (no end_positive: `end_examples` brings them at even odds)
+    # the detector's ends weigh as the rest (no end_positive: `end_examples` brings the wins in one)
     ends = _board_ends_loss(network, batch.planes[0], *position_end_classes(batch, 0)) if detector else torch.zeros(())
     planes = batch.planes[0]
     for step in range(steps):
@@ -177,7 +177,7 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
         heads = heads + _heads_loss(network, real_hidden[step + 1], batch.legal[step + 1], batch.ends[step + 1],
                                     batch.alive[step + 1], weights.end_positive)
     if detector and batch.end_planes is not None and batch.end_planes.shape[0]:
-        # the examples at even odds: weighed as the paths' ends are, per example
+        # the positions one move on (`PathSampler.end_examples`), per example
         ends = ends + _board_ends_loss(network, batch.end_planes, batch.end_classes,
                                        torch.ones(batch.end_classes.shape[0]))
     total = (weights.hidden * board + reward_error + weights.heads * (heads + ends)) / steps

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity, model_fit_loss, model_parameters,
                              set_fit_modes)
 from agent.networks import MuZeroNetwork
-from envs.game import END_DRAW, END_LOSS, END_NONE, END_WIN, Game, State, mover_reward
+from envs.game import END_DRAW, END_LOSS, END_WIN, Game, State, mover_reward
 from selfplay.config import ModelFitConfig
 
 
@@ -78,18 +78,26 @@ class PathSampler:
         return F.softmax(logits.float(), -1).numpy().astype(np.float64)
 
     def end_examples(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(planes ``[2 count, C, H, W]``, `END_*` classes ``[2 count]``): ``count`` games' last
-        positions (where they ended, and how for the player who moved into them) and ``count``
-        stored positions (the game goes on): the end detector's examples at even odds, where a
-        path meets an end only every twentieth position or so."""
+        """(planes ``[M, C, H, W]``, `END_*` classes ``[M]``) for the end detector: every
+        position one legal move after ``count`` stored positions, labelled by the rules
+        (`State.action_ends`: how the move ends the game for its mover), and ``count // 4`` games'
+        last positions. These are what the search asks the detector about, one move after a
+        node, with the wins in one and the near misses beside them; a path meets an end only
+        every twentieth position or so."""
         rng = self.rng
-        if not self.finals:
-            return torch.zeros((0, *self.planes_shape)), torch.zeros(0, dtype=torch.int64)
-        finals = [self.finals[i] for i in rng.integers(0, len(self.finals), count)]
-        going = [self.states[i] for i in rng.integers(0, len(self.states), count)]
-        planes = np.stack([state.planes() for state, _ in finals] + [state.planes() for state in going])
-        classes = np.array([code for _, code in finals] + [END_NONE] * count, dtype=np.int64)
-        return torch.from_numpy(planes.astype(np.float32)), torch.from_numpy(classes)
+        planes, classes = [], []
+        for index in rng.integers(0, len(self.states), count):
+            state = self.states[index]
+            codes = state.action_ends()
+            for action in state.legal_actions():
+                planes.append(state.play(action).planes())
+                classes.append(int(codes[action]))
+        for index in rng.integers(0, len(self.finals), count // 4) if self.finals else ():
+            final, code = self.finals[index]
+            planes.append(final.planes())
+            classes.append(code)
+        return (torch.from_numpy(np.stack(planes).astype(np.float32)),
+                torch.from_numpy(np.array(classes, dtype=np.int64)))
 
     def sample(self, network: MuZeroNetwork, paths: int, steps: int, follow: float, prior: float,
                end_examples: int = 0) -> ModelFitBatch:
@@ -185,7 +193,7 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
         batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior,
-                               end_examples=config.batch // 2 if network.board_ends is not None else 0)
+                               end_examples=config.batch // 4 if network.board_ends is not None else 0)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
             loss, parts = model_fit_loss(network, batch, weights)
         optimizer.zero_grad(set_to_none=True)
