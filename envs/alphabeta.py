@@ -4,6 +4,13 @@ Terminal positions score +-(1 - ply / 1000) so that quicker wins and slower loss
 preferred; at the depth limit the state's ``evaluate()`` (a static value in (-1, 1) for
 the player to move) is used where the game has one, else 0. At full depth (9 for
 tic-tac-toe) the search is exact. Ties between equally good moves are broken at random.
+
+Moves are searched in the order of the state's ``search_actions()`` where the game has
+one (Othello, Gomoku: the moves worth trying, best first; it may leave out moves, e.g.
+Gomoku's far-away points), at the root too; otherwise all legal moves, immediate wins
+first, then centre-first (`_ordered`). Each root move after the first is searched with the
+window (best so far - epsilon, +inf): a move that cannot tie or beat the best fails low
+at once, and ties still get exact scores, so the random choice among the best is as before.
 """
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ import numpy as np
 from envs.game import State
 
 WIN_SCORE = 1.0
+TIE = 1e-9  # root scores this close to the best are ties
 
 
 class AlphaBetaPlayer:
@@ -43,7 +51,7 @@ class AlphaBetaPlayer:
                 return value
         original_alpha = alpha
         best = -2.0
-        for action in self._ordered(state):
+        for action in self._moves(state):
             value = -self._negamax(state.play(action), depth - 1, ply + 1, -beta, -alpha, table)
             if value > best:
                 best = value
@@ -56,6 +64,11 @@ class AlphaBetaPlayer:
         table[key] = (flag, best)
         return best
 
+    def _moves(self, state: State) -> list[int]:
+        """The moves to search at an inner node, best first: the state's hook, else `_ordered`."""
+        hook = getattr(state, "search_actions", None)
+        return hook() if hook is not None else self._ordered(state)
+
     def _ordered(self, state: State) -> list[int]:
         legal = state.legal_actions()
         # Centre-first ordering prunes more in connection games; harmless elsewhere.
@@ -66,11 +79,16 @@ class AlphaBetaPlayer:
     def act(self, state: State) -> int:
         table: dict = {}
         scores = {}
-        for action in state.legal_actions():
-            # Full window per root move so that every move gets its exact score (for ties).
-            scores[action] = -self._negamax(state.play(action), self.depth - 1, 1, -2.0, 2.0, table)
-        best = max(scores.values())
-        choices = [action for action, score in scores.items() if score >= best - 1e-9]
+        hook = getattr(state, "search_actions", None)
+        best = -2.0
+        for action in (hook() if hook is not None else state.legal_actions()):
+            # Window (best - 2 * TIE, +inf): a move that could tie the best gets its exact score;
+            # a worse one returns a bound at or below best - 2 * TIE and is left out below.
+            alpha = best - 2 * TIE if best > -2.0 else -2.0
+            score = -self._negamax(state.play(action), self.depth - 1, 1, -2.0, -alpha, table)
+            scores[action] = score
+            best = max(best, score)
+        choices = [action for action, score in scores.items() if score >= best - TIE]
         return int(self.rng.choice(choices))
 
     def act_batch(self, states: Sequence[State]) -> list[int]:
