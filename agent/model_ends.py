@@ -89,6 +89,14 @@ def read_position_ends(end_logits: torch.Tensor, end_threshold: float, positive_
     return PositionEnds(*_read_ends(end_logits, end_threshold, positive_weight))
 
 
+def read_legal(legal_logits: torch.Tensor, legal_threshold: float) -> np.ndarray:
+    """bool ``[B, A]``: the actions whose predicted legality reaches ``legal_threshold``
+    (compared in logit space), every action in a row where none does."""
+    legal = (legal_logits.float() >= float(np.log(legal_threshold / (1.0 - legal_threshold)))).cpu().numpy()
+    legal[~legal.any(axis=1)] = True
+    return legal
+
+
 def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_threshold: float,
                end_threshold: float, positive_weight: float = 1.0) -> HeadReading:
     """Threshold legal logits ``[B, A]`` and end logits ``[B, A, E]`` (`END_*` classes);
@@ -97,10 +105,8 @@ def read_heads(legal_logits: torch.Tensor, end_logits: torch.Tensor, legal_thres
     Called once per simulation of a learned search, so the arithmetic stays in torch and
     crosses to numpy once: legality is compared in logit space (no sigmoid), and the expected
     result of an ending is the probability-weighted reward of the ending classes."""
-    legal = (legal_logits.float() >= float(np.log(legal_threshold / (1.0 - legal_threshold)))).cpu().numpy()
-    legal[~legal.any(axis=1)] = True
     ends, end_reward = _read_ends(end_logits, end_threshold, positive_weight)
-    return HeadReading(legal=legal, ends=ends, end_reward=end_reward)
+    return HeadReading(legal=read_legal(legal_logits, legal_threshold), ends=ends, end_reward=end_reward)
 
 
 class NodeEnds:

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from agent.checkpoint import check_finite_outputs
-from agent.model_ends import HeadReading, NodeEnds, PositionEnds, read_heads, read_position_ends, step_through_ends
+from agent.model_ends import (HeadReading, NodeEnds, PositionEnds, read_heads, read_legal, read_position_ends,
+                              step_through_ends)
 from agent.reuse import SearchSession, carry_hidden, carry_positions, trees_for_search
 from envs.game import mover_reward
 from mcts import SearchConfig, SearchOutput
@@ -115,11 +116,11 @@ class LearnedModel:
 
     def _read_heads(self, hidden: torch.Tensor):
         legal_logits, end_logits = self.agent.network.predict_actions(hidden)
-        reading = read_heads(legal_logits, end_logits, self.config.legal_threshold, self.config.end_threshold,
-                             getattr(self.agent, "end_positive_weight", 1.0))
-        if self.reads_board_ends:
-            reading = HeadReading(reading.legal, np.zeros_like(reading.ends), np.zeros_like(reading.end_reward))
-        return reading
+        if self.reads_board_ends:     # the detector reads the ends: the heads' end logits go unread
+            legal = read_legal(legal_logits, self.config.legal_threshold)
+            return HeadReading(legal, np.zeros(legal.shape, dtype=bool), np.zeros(legal.shape, dtype=np.float32))
+        return read_heads(legal_logits, end_logits, self.config.legal_threshold, self.config.end_threshold,
+                          getattr(self.agent, "end_positive_weight", 1.0))
 
     def _read_position_ends(self, hidden: torch.Tensor) -> PositionEnds | None:
         if not self.reads_board_ends:

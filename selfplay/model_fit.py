@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity, model_fit_loss, model_parameters,
                              set_fit_modes)
 from agent.networks import MuZeroNetwork
-from envs.game import END_DRAW, END_LOSS, END_WIN, Game, State, mover_reward
+from envs.game import Game, State, mover_reward
 from selfplay.config import ModelFitConfig
 
 
@@ -49,10 +49,9 @@ class PathSampler:
                 self.played.append(int(action))
                 last = position + 1 == history.length
                 self.next_index.append(-1 if last else len(self.states))
-                mover, state = state.to_play, state.play(int(action))
-            if history.length and state.is_terminal():
-                reward = mover_reward(state, mover)
-                self.finals.append((state, END_WIN if reward > 0 else END_LOSS if reward < 0 else END_DRAW))
+                before, state = state, state.play(int(action))
+            if history.length and state.is_terminal():     # the rules' label of the last move
+                self.finals.append((state, int(before.action_ends()[history.actions[-1]])))
         if not self.states:
             from envs.errors import UsageError
 
