@@ -259,11 +259,20 @@ def check_trainable(config: RunConfig) -> None:
                          "none: set loss.consistency=false too")
     from envs.registry import get_game
     from selfplay.evaluation import check_opponents
+    from selfplay.replay import symmetry_actions, symmetry_permutations
 
+    game = get_game(config.game.name, **config.game.options)
     try:
-        check_opponents(get_game(config.game.name, **config.game.options), config.trainer.eval_opponents)
+        check_opponents(game, config.trainer.eval_opponents)
     except UsageError as error:
         raise UsageError(f"trainer.eval_opponents: {error}") from None
+    if config.replay.symmetries != "none":
+        height, width = game.observation_shape[-2:]
+        try:
+            for cells in symmetry_permutations(config.replay.symmetries, height, width):
+                symmetry_actions(config.replay.symmetries, cells, height, width, game.num_actions)
+        except ValueError as error:
+            raise UsageError(f"replay.symmetries={config.replay.symmetries} does not fit {game.name}: {error}") from None
 
 
 # ----------------------------------------------------------------------------- presets

@@ -97,6 +97,20 @@ class GameHistory:
 SYMMETRIES = ("none", "dihedral", "mirror")
 
 
+def symmetry_actions(kind: str, cells: np.ndarray, height: int, width: int, num_actions: int) -> np.ndarray:
+    """The action permutation that goes with the cell permutation ``cells``:
+    ``new_action = inverse(result)[old_action]``. Actions are the board's cells, the cells
+    and a trailing pass (Othello, Go: the pass maps to itself), or, for the mirror, columns."""
+    cell_count = height * width
+    if num_actions == cell_count:
+        return cells
+    if num_actions == cell_count + 1:
+        return np.append(cells, cell_count)
+    if kind == "mirror" and num_actions == width:
+        return np.arange(width)[::-1]
+    raise ValueError(f"{kind} symmetries need one action per cell (and at most a trailing pass) or per column")
+
+
 def symmetry_permutations(kind: str, height: int, width: int) -> list[np.ndarray]:
     """Cell permutations of the board symmetries: ``new_flat = old_flat[perm]`` for each one.
 
@@ -363,12 +377,7 @@ class Replay:
                 later = target_observations[selected]
                 flat_later = later.reshape(*later.shape[:3], height * width)
                 target_observations[selected] = flat_later[..., cells].reshape(later.shape)
-            if num_actions == height * width:        # actions are the board's cells
-                action_cells = cells
-            elif self.symmetries == "mirror" and num_actions == width:   # actions are columns
-                action_cells = np.arange(width)[::-1]
-            else:
-                raise ValueError(f"{self.symmetries} symmetries need one action per cell or per column")
+            action_cells = symmetry_actions(self.symmetries, cells, height, width, num_actions)
             inverse = np.empty_like(action_cells)
             inverse[action_cells] = np.arange(action_cells.shape[0])
             for array in action_arrays:

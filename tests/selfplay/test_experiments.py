@@ -52,6 +52,13 @@ def test_every_recipe_passes_the_config_checks_and_a_contradiction_is_one_line()
     assert "\n" not in str(error.value)
 
 
+def test_a_symmetry_the_game_cannot_take_is_refused_before_training():
+    run_config.check_trainable(apply_overrides(preset("othello"), ["replay.symmetries=dihedral"]))  # cells + pass
+    with pytest.raises(UsageError, match="replay.symmetries=dihedral does not fit connect_four") as error:
+        run_config.check_trainable(apply_overrides(preset("connect_four"), ["replay.symmetries=dihedral"]))
+    assert "\n" not in str(error.value)
+
+
 def test_names_list_bases_first():
     names = experiment_names()
     assert names.index("connect_four/base") < names.index("connect_four/c4-o")

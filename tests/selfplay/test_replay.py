@@ -331,3 +331,44 @@ def test_a_damaged_replay_file_is_refused_with_one_line_and_left_alone(tmp_path)
             continue
         assert len(restored) == 2 and np.array_equal(restored.game(0).actions, replay.game(0).actions)
     assert refused >= 25
+
+
+def test_dihedral_augmentation_keeps_a_trailing_pass_and_othello_moves_legal():
+    """Othello's actions are the 64 cells and a pass: under each of the 8 symmetries the pass
+    stays the pass, every unrolled move stays legal in the transformed position (the rules'
+    legal masks move with it), and the discs on the board are only moved, never changed."""
+    from selfplay.replay import symmetry_actions, symmetry_permutations
+
+    othello = get_game("othello", board_size=6)
+    rng = np.random.default_rng(3)
+    state, observations, actions, to_play, masks, rewards, ends = othello.initial_state(), [], [], [], [], [], []
+    while not state.is_terminal():
+        legal = np.flatnonzero(state.legal_mask())
+        action = int(rng.choice(legal))
+        observations.append(state.planes()), actions.append(action), to_play.append(state.to_play)
+        masks.append(state.legal_mask()), ends.append(state.action_ends())
+        mover = state.to_play
+        state = state.play(action)
+        rewards.append(mover_reward(state, mover))
+    length = len(actions)
+    history = GameHistory(np.stack(observations), np.asarray(actions, np.int64), np.asarray(rewards, np.float32),
+                          np.asarray(to_play, np.int8), np.eye(othello.num_actions, dtype=np.float32)[actions],
+                          np.zeros(length, np.float32), np.stack(masks), np.zeros(0, np.int64),
+                          action_ends=np.stack(ends))
+    for cells in symmetry_permutations("dihedral", 6, 6):
+        mapped = symmetry_actions("dihedral", cells, 6, 6, othello.num_actions)
+        assert mapped[-1] == othello.pass_action and sorted(mapped.tolist()) == list(range(othello.num_actions))
+    replay = Replay(capacity_positions=1000, unroll_steps=3, action_labels=True, symmetries="dihedral")
+    game_id = replay.add_game(history)
+    rows = 256
+    starts = rng.integers(0, length, size=rows)
+    batch = replay.make_batch(np.full(rows, game_id), starts, np.ones(rows, np.float32), rng)
+    for row in range(rows):
+        assert np.sort(batch.observations[row].ravel()).tolist() == np.sort(observations[starts[row]].ravel()).tolist()
+        for k in range(3):
+            if not batch.action_mask[row, k]:
+                break
+            action = int(batch.actions[row, k])
+            assert batch.target_legal[row, k, action]                       # still a legal move there
+            assert (action == othello.pass_action) == (actions[starts[row] + k] == othello.pass_action)
+            assert batch.target_policy[row, k].argmax() == action
