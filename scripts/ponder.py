@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "experiments": ("selfplay.experiments_cli", "list the recipes `ponder train --experiment` reproduces"),
     "play": ("agent.play", "play against the agent (or any player) in the terminal"),
     "arena": ("selfplay.arena", "play a seeded match between two players"),
-    "ablate": ("selfplay.ablation", "measure how much search adds on top of the network"),
+    "ablate": ("selfplay.ablation_cli", "measure how much search adds on top of the network"),
     "tradeoff": ("selfplay.tradeoff_cli", "what a doubling of search is worth in training compute, from a run"),
     "fit-model": ("selfplay.model_fit_cli", "fit a trained network's learned model so that its agent can search it"),
     "engine": ("agent.engine", "answer positions on stdin with JSON moves on stdout"),

@@ -106,7 +106,7 @@ def main() -> int:
     from envs.errors import UsageError
     from envs.registry import get_game
     from scripts.value_diagnostic import emit_table, load_connect_four_agent
-    from selfplay.ablation import parse_sims_list
+    from selfplay.matches import parse_sims_list
     from selfplay.accuracy import load_pons_sets
 
     torch.set_num_threads(1)

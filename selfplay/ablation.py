@@ -1,14 +1,11 @@
-"""`ponder ablate`: how much does explicit search add on top of the network?
+"""The ablation: how much does explicit search add on top of the network?
 
 For each checkpoint, each simulation count (0 = policy-only) and each root method, an
 agent player; plus baseline opponents. Every agent configuration plays every opponent,
 neighbouring rungs of each ladder play each other, and neighbouring opponents play each
 other (so the opponents' own ratings rest on more than the agents' games). Games are
-played by the arena's lock-step `play_games` in seeded chunks spread over worker
-processes, every pair of games from its own seeded random opening with colours swapped
-(`selfplay.openings`: deterministic players would otherwise repeat one game per colour);
-every finished chunk is appended to ``games.jsonl`` in the output folder, so
-an interrupted ablation resumes without replaying it. Then: Bradley-Terry Elo with
+played in seeded, cached chunks by `selfplay.matches` (shared with `ponder tradeoff`), so
+an interrupted ablation resumes without replaying them. Then: Bradley-Terry Elo with
 bootstrap intervals (`selfplay.ratings`), accuracy against perfect play
 (`selfplay.accuracy`), learned-model fidelity by depth (`selfplay.fidelity`), and the
 report, results.json, plots and TensorBoard scalars (`selfplay.report`).
@@ -16,22 +13,23 @@ report, results.json, plots and TensorBoard scalars (`selfplay.report`).
 Per-game defaults: tic-tac-toe is solved by a few dozen simulations, so its default ladder
 stops at 64 (deep = 64) and it adds the `perfect` opponent; other games use the full
 ladder 0..256 (deep = 128). See docs/ablation.md.
+
+This module plans and measures; `selfplay.ablation_cli` is its command line.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
-from agent.roots import ROOTS as ROOT_METHODS   # puct, gumbel, and each over the real rules (+rules)
 from agent.roots import Root
 from envs.errors import UsageError
+from selfplay.matches import (GAMES_FILE, CheckpointInfo, JobProgress, MatchPlan, PlayerConfig, append_jsonl,
+                              cached_agent, cached_chunks, chunk_ranges, games_job, games_job_cost, match_key,
+                              play_chunk, read_jsonl)
 
 DEFAULT_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
 DEFAULT_OPPONENTS = ("random", "heuristic", "alphabeta:4", "rollout-mcts:1000")
@@ -62,44 +60,6 @@ GAME_DEFAULTS: dict[str, GameDefaults] = {
 
 
 @dataclass(frozen=True)
-class CheckpointInfo:
-    """One checkpoint under test: ``label`` names it in player names and the report."""
-
-    label: str
-    path: str
-    step: int
-    digest: str  # sha256 of the file: cached games of another file never count
-    learned_model_trained: bool = True  # False: trained without an unroll, search it over the rules only
-
-
-@dataclass(frozen=True)
-class PlayerConfig:
-    """A player of the ablation: an agent configuration or a baseline PLAYER string."""
-
-    name: str
-    kind: str                   # "agent" | "baseline"
-    spec: str                   # baseline PLAYER string, or agent:PATH:SIMS:ROOT
-    checkpoint: str | None = None   # CheckpointInfo.label for agents
-    sims: int | None = None
-    root: str | None = None
-    digest: str = ""
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "spec": self.spec, "checkpoint": self.checkpoint,
-                "sims": self.sims, "root": self.root}
-
-
-@dataclass(frozen=True)
-class MatchPlan:
-    """One pairing: ``games`` games of ``a`` against ``b`` (A first in even games)."""
-
-    a: PlayerConfig
-    b: PlayerConfig
-    games: int
-    key: str            # fingerprint of everything that decides these games
-
-
-@dataclass(frozen=True)
 class AblationPlan:
     """Everything `run` will play and measure, decided before any game starts."""
 
@@ -116,118 +76,8 @@ class AblationPlan:
     opening_plies: int = 0
 
 
-# --- argument parsing --------------------------------------------------------------------------------
-
-
-def parse_sims_list(text: str) -> tuple[int, ...]:
-    """"0,1,2,4" -> (0, 1, 2, 4), sorted and unique; UsageError (one line) if malformed."""
-    parts = [part.strip() for part in text.split(",")]
-    if not text.strip() or any(not part.isdigit() for part in parts):
-        raise UsageError(f"--sims must be comma-separated non-negative integers like 0,1,2,4,8, not {text!r}")
-    values = sorted({int(part) for part in parts})
-    if values[-1] > 100_000:
-        raise UsageError(f"--sims {values[-1]} is more simulations per move than this harness allows (100000)")
-    return tuple(values)
-
-
-def parse_roots(text: str) -> tuple[str, ...]:
-    roots = [part.strip() for part in text.split(",") if part.strip()]
-    bad = [root for root in roots if root not in ROOT_METHODS]
-    if not roots or bad:
-        raise UsageError(f"--root must be a comma-separated list of {', '.join(ROOT_METHODS)}, not {text!r}")
-    return tuple(dict.fromkeys(roots))
-
-
-def parse_opponents(text: str) -> tuple[str, ...]:
-    opponents = [part.strip() for part in text.split(",")]
-    if not text.strip() or any(not part for part in opponents):
-        raise UsageError(f"--opponents must be comma-separated PLAYER strings, not {text!r}")
-    if any(part.startswith("agent:") for part in opponents):
-        raise UsageError("--opponents takes baseline players; give agents with --checkpoint")
-    return tuple(dict.fromkeys(opponents))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", nargs="+", required=True, metavar="PATH",
-                        help="checkpoint files or run folders (several checkpoints of one run: Elo by step)")
-    parser.add_argument("--sims", default=None,
-                        help="simulation ladder, e.g. 0,1,2,4,8 (0 = policy-only; default "
-                        + ",".join(map(str, DEFAULT_LADDER)) + "; tictactoe 0..64)")
-    parser.add_argument("--experiment", metavar="GAME/NAME",
-                        help="measure as the recipe's [benchmark] says (see `ponder experiments`): its opponents "
-                             "(with random, the anchor), games, roots, and the ladder policy-only, shallow and its "
-                             "simulations (the deep preset); flags given win")
-    parser.add_argument("--root", default=None,
-                        help="root methods, comma-separated: puct, gumbel, and puct+rules or gumbel+rules "
-                             "to search the real game instead of the learned model, with +solver to also "
-                             "prove wins and losses from its ends (default puct,gumbel)")
-    parser.add_argument("--opponents", default=None,
-                        help="baseline PLAYERs (default " + ",".join(DEFAULT_OPPONENTS) + "; +perfect for tictactoe)")
-    parser.add_argument("--games", type=int, default=None,
-                        help=f"games per pairing: pairs from one random opening, colours swapped (default {DEFAULT_GAMES})")
-    parser.add_argument("--opening-plies", type=int, default=None, metavar="N",
-                        help="random plies that open each pair of games (default: the game's, 2; tictactoe 1)")
-    parser.add_argument("--out", default="ablation", help="output folder (also the game cache; default ./ablation)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every match, sample and bootstrap (default 0)")
-    parser.add_argument("--json", action="store_true", help="also print results.json on stdout")
-    parser.add_argument("--shallow", type=int, default=DEFAULT_SHALLOW, help="the 'shallow' preset's sims (default 8)")
-    parser.add_argument("--deep", type=int, default=None, help="the 'deep' preset's sims (default 128; tictactoe 64)")
-    parser.add_argument("--positions", type=int, default=None,
-                        help="Connect Four accuracy: positions sampled per Pons set (default: all)")
-    parser.add_argument("--fidelity-games", type=int, default=40,
-                        help="games (policy-only vs random) along which fidelity is measured (default 40; 0 skips)")
-    parser.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates for Elo intervals (default 500)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most 2)")
-    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
-                        help=f"games per lock-step chunk, the unit of caching (default {DEFAULT_CHUNK})")
-    parser.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard scalars")
-
 
 # --- planning ----------------------------------------------------------------------------------------
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def load_checkpoints(paths: Sequence[str]) -> tuple[Any, tuple[CheckpointInfo, ...]]:
-    """(game, checkpoint infos sorted by step); UsageError if missing, unreadable or of mixed games."""
-    from agent.agent import trains_learned_model
-    from agent.checkpoint import load_checkpoint, resolve_checkpoint_path
-    from envs.registry import get_game
-
-    loaded = []
-    for path in paths:
-        file = resolve_checkpoint_path(path)
-        checkpoint = load_checkpoint(file)
-        loaded.append((file, checkpoint))
-    games = {(c.game, json.dumps(c.game_options, sort_keys=True)) for _, c in loaded}
-    if len(games) > 1:
-        raise UsageError("the checkpoints are for different games: " + ", ".join(sorted(g for g, _ in games)))
-    first = loaded[0][1]
-    game = get_game(first.game, **first.game_options)
-    if tuple(game.observation_shape) != tuple(first.observation_shape) or game.num_actions != first.num_actions:
-        raise UsageError(f"{loaded[0][0]}: its shapes do not match the game {game.name}")
-    loaded.sort(key=lambda item: item[1].step)
-    labels = [f"step_{checkpoint.step}" for _, checkpoint in loaded]
-    if len(set(labels)) < len(labels):
-        labels = [f"c{index}_step_{checkpoint.step}" for index, (_, checkpoint) in enumerate(loaded)]
-    infos = tuple(CheckpointInfo(label=label, path=str(file), step=int(checkpoint.step), digest=file_digest(file),
-                                 learned_model_trained=trains_learned_model(checkpoint.config, checkpoint.extra))
-                  for label, (file, checkpoint) in zip(labels, loaded))
-    if len({info.digest for info in infos}) < len(infos):
-        raise UsageError("the same checkpoint file is given twice")
-    return game, infos
-
-
-def match_key(game_name: str, seed: int, chunk: int, a: PlayerConfig, b: PlayerConfig, opening_plies: int) -> str:
-    fields = [game_name, seed, chunk, a.spec, a.digest, b.spec, b.digest]
-    text = json.dumps(fields + [opening_plies] if opening_plies else fields)   # games from the empty board keep their keys
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def make_plan(game, checkpoints: Sequence[CheckpointInfo], sims: Sequence[int], roots: Sequence[str],
@@ -296,123 +146,24 @@ def learned_against_rules(players: Sequence[PlayerConfig]) -> list[tuple[PlayerC
 # --- the game cache ----------------------------------------------------------------------------------
 
 
-GAMES_FILE = "games.jsonl"
 ACCURACY_FILE = "accuracy.jsonl"
 FIDELITY_FILE = "fidelity.jsonl"
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Every parseable line of a JSONL file (a line cut short by an interruption is skipped)."""
-    if not path.is_file():
-        return []
-    rows = []
-    with open(path) as file:
-        for line in file:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
-
-
-def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    """Append rows in one write and flush to disk, so a chunk is either cached whole or not at all."""
-    text = "".join(json.dumps(row) + "\n" for row in rows)
-    if path.is_file() and path.stat().st_size > 0:
-        with open(path, "rb") as file:
-            file.seek(-1, os.SEEK_END)
-            if file.read(1) != b"\n":
-                text = "\n" + text  # end a line cut short by an interruption, so it stays skipped alone
-    with open(path, "a") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def chunk_ranges(games: int, chunk: int) -> list[tuple[int, int]]:
-    return [(start, min(games, start + chunk)) for start in range(0, games, chunk)]
-
-
-def cached_chunks(rows: Sequence[dict]) -> dict[tuple[str, int, int], list[dict]]:
-    """(match key, start, stop) -> its game rows, for chunks present in full."""
-    chunks: dict[tuple[str, int, int], dict[int, dict]] = {}
-    for row in rows:
-        try:
-            key = (row["match"], int(row["chunk"][0]), int(row["chunk"][1]))
-            chunks.setdefault(key, {})[int(row["index"])] = row
-        except (KeyError, TypeError, ValueError, IndexError):
-            continue
-    return {key: [games[i] for i in range(key[1], key[2])] for key, games in chunks.items()
-            if all(i in games for i in range(key[1], key[2]))}
-
-
 # --- worker jobs -------------------------------------------------------------------------------------
-
-_AGENTS: dict[str, Any] = {}   # per worker process: checkpoint path -> Agent
-
-
-def _agent(path: str):
-    if path not in _AGENTS:
-        from agent.agent import Agent
-
-        _AGENTS[path] = Agent.load(path)
-    return _AGENTS[path]
-
-
-def _chunk_seed(key: str, start: int, side: int) -> int:
-    return int(hashlib.sha256(f"{key}:{start}:{side}".encode()).hexdigest()[:15], 16)
-
-
-def _build_player(player: dict, game, seed: int):
-    """A fresh player for one chunk: baselines from their PLAYER string, agents around a cached Agent."""
-    from selfplay.players import make_player
-
-    if player["kind"] != "agent":
-        return make_player(player["spec"], game, seed=seed)
-    from agent.player import AgentPlayer
-
-    return AgentPlayer(_agent(player["path"]), player["sims"], "puct" if player["root"] == "policy" else player["root"])
-
-
-def _network_evals(player) -> int:
-    try:
-        return int((player.stats() or {}).get("network_evals", 0))
-    except (AttributeError, TypeError, ValueError):
-        return 0
 
 
 def run_job(job: dict) -> dict:
     """Worker entry: play one chunk of games, or measure one accuracy or fidelity item."""
+    if job["type"] == "games":
+        return play_chunk(job)
     import torch
 
     torch.set_num_threads(1)
     from envs.registry import get_game
 
     game = get_game(job["game"], **job["options"])
-    if job["type"] == "games":
-        from selfplay.arena import play_games
-
-        start, stop = job["chunk"]
-        player_a = _build_player(job["a"], game, _chunk_seed(job["match"], start, 0))
-        player_b = _build_player(job["b"], game, _chunk_seed(job["match"], start, 1))
-        from selfplay.openings import random_openings
-
-        openings = random_openings(game, (stop + 1) // 2, job["opening_plies"], job["seed"])
-        evals_before = (_network_evals(player_a), _network_evals(player_b))
-        records = play_games(game, player_a, player_b, range(start, stop), openings)
-        evals = (_network_evals(player_a) - evals_before[0], _network_evals(player_b) - evals_before[1])
-        moves = (max(1, sum(r.a_moves for r in records)), max(1, sum(r.b_moves for r in records)))
-        rows = [{
-            "match": job["match"], "chunk": [start, stop], "index": r.index, "a": job["a"]["name"],
-            "b": job["b"]["name"], "a_player": r.a_player, "a_score": r.a_score, "moves": list(r.moves),
-            "a_ms": r.a_ms, "b_ms": r.b_ms, "a_moves": r.a_moves, "b_moves": r.b_moves,
-            "a_evals": evals[0] * r.a_moves / moves[0], "b_evals": evals[1] * r.b_moves / moves[1],
-            "opening_plies": r.opening_plies,
-        } for r in records]
-        return {"type": "games", "rows": rows}
-    agent = _agent(job["path"])
+    agent = cached_agent(job["path"])
     if job["type"] == "accuracy":
         return {"type": "accuracy", "row": _accuracy_row(job, agent, game)}
     if job["type"] == "fidelity":
@@ -445,56 +196,16 @@ def _accuracy_row(job: dict, agent, game) -> dict:
 # --- running -----------------------------------------------------------------------------------------
 
 
-class JobProgress:
-    """A rich progress bar on stderr (games and evaluations), with rate and ETA."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.progress = None
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
-
-            self.progress = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                     console=Console(stderr=True))
-            self.progress.start()
-        return self
-
-    def add(self, name: str, description: str, total: int) -> None:
-        if self.progress is not None and total > 0:
-            self.tasks[name] = self.progress.add_task(description, total=total)
-
-    def advance(self, name: str, amount: int = 1) -> None:
-        if self.progress is not None and name in self.tasks:
-            self.progress.advance(self.tasks[name], amount)
-
-    def __exit__(self, *exc):
-        if self.progress is not None:
-            self.progress.stop()
-        return False
-
-
-def player_job_dict(player: PlayerConfig, checkpoints: dict[str, CheckpointInfo]) -> dict:
-    data = player.as_dict()
-    if player.kind == "agent":
-        data["path"] = checkpoints[player.checkpoint].path
-    return data
-
-
 def job_cost(job: dict) -> float:
     """Rough relative cost, to start the longest jobs first and keep both workers busy."""
     if job["type"] == "games":
-        sims = sum(side.get("sims") or 0 for side in (job["a"], job["b"]))
-        heavy = sum(1000 if "rollout" in side["spec"] else 0 for side in (job["a"], job["b"]))
-        return (job["chunk"][1] - job["chunk"][0]) * (1 + sims + heavy)
+        return games_job_cost(job)
     if job["type"] == "accuracy":
         return 200 * (1 + job["sims"])
     return 5000
+
+
+# --- running -----------------------------------------------------------------------------------------
 
 
 def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int | None, fidelity_games: int,
@@ -515,9 +226,8 @@ def execute(plan: AblationPlan, out_dir: Path, *, workers: int, positions: int |
                 rows_by_chunk[key] = cached[key]
                 cached_games += stop - start
             else:
-                jobs.append({**base, "type": "games", "match": match.key, "chunk": [start, stop],
-                             "opening_plies": plan.opening_plies, "seed": plan.seed,
-                             "a": player_job_dict(match.a, checkpoints), "b": player_job_dict(match.b, checkpoints)})
+                jobs.append(games_job(plan.game_name, plan.game_options, match, start, stop, seed=plan.seed,
+                                      opening_plies=plan.opening_plies, checkpoints=checkpoints))
     new_games = sum(job["chunk"][1] - job["chunk"][0] for job in jobs)
 
     accuracy_rows: dict[str, dict] = {}
@@ -685,105 +395,3 @@ def _accuracy_results(plan: AblationPlan, rows: list[dict], positions: int | Non
                 for s in accuracy.load_pons_sets()]
         return {"kind": "connect_four", "positions_per_set": positions, "rows": rows, "baselines": {"sets": sets}}
     return {"kind": "none", "rows": []}
-
-
-def canonical_command(args: argparse.Namespace, sims: Sequence[int], roots: Sequence[str],
-                      opponents: Sequence[str], deep: int, opening_plies: int) -> str:
-    """The exact `ponder ablate` command line that reproduces this run, every choice spelled out."""
-    parts = ["ponder", "ablate", "--checkpoint", *args.checkpoint, "--sims", ",".join(map(str, sims)),
-             "--root", ",".join(roots), "--opponents", ",".join(opponents), "--games", str(args.games),
-             "--out", args.out, "--seed", str(args.seed), "--shallow", str(args.shallow), "--deep", str(deep),
-             "--opening-plies", str(opening_plies),
-             "--fidelity-games", str(args.fidelity_games), "--bootstrap", str(args.bootstrap)]
-    if args.positions is not None:
-        parts += ["--positions", str(args.positions)]
-    return shlex.join(parts)
-
-
-def check_learned_roots(checkpoints: Sequence[CheckpointInfo], roots: Sequence[str]) -> None:
-    """UsageError (one line) when a root would search the learned model of a checkpoint whose
-    run never trained it (``loss.unroll_steps=0``): its g is random weights."""
-    untrained = [info.path for info in checkpoints if not info.learned_model_trained]
-    learned = [root for root in roots if Root.parse(root).model == "learned"]
-    if untrained and learned:
-        raise UsageError(f"{untrained[0]} was trained without an unroll (loss.unroll_steps=0), so its learned "
-                         f"model is untrained: give --root over the rules only, e.g. "
-                         f"{','.join(str(Root.parse(root).over_rules) for root in learned)}")
-
-
-def apply_benchmark(args: argparse.Namespace) -> tuple[list[int], str | None]:
-    """Fill the flags left unset from ``--experiment``'s [benchmark] table (in place), and
-    return simulation counts the ladder must include and the recipe's game (None without one)."""
-    if args.experiment is None:
-        args.games = DEFAULT_GAMES if args.games is None else args.games
-        args.root = args.root or DEFAULT_ROOTS
-        return [], None
-    from selfplay.experiments import load_experiment
-
-    experiment = load_experiment(args.experiment)
-    bench = experiment.benchmark
-    if bench is None:
-        raise UsageError(f"experiment {args.experiment} has no [benchmark] table: give the flags instead")
-    args.games = bench.games if args.games is None else args.games
-    args.root = args.root or ",".join(bench.roots)
-    if args.opponents is None and bench.opponents:
-        args.opponents = ",".join(dict.fromkeys([ANCHOR, *bench.opponents]))   # ratings need the anchor
-    if args.deep is None:
-        args.deep = bench.sims
-    if args.sims is None:   # policy-only, shallow and the benchmark's budget: the short ladder it asks for
-        args.sims = ",".join(str(sims) for sims in sorted({0, args.shallow, bench.sims}))
-    return [bench.sims], experiment.config.game.name
-
-
-def run(args: argparse.Namespace) -> int:
-    required_sims, recipe_game = apply_benchmark(args)
-    for name, value, low in (("--games", args.games, 1), ("--bootstrap", args.bootstrap, 0),
-                             ("--fidelity-games", args.fidelity_games, 0), ("--chunk", args.chunk, 1),
-                             ("--shallow", args.shallow, 0)):
-        if value < low:
-            raise UsageError(f"{name} must be at least {low}, not {value}")
-    if args.positions is not None and args.positions < 1:
-        raise UsageError(f"--positions must be at least 1, not {args.positions}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {args.workers}")
-    roots = parse_roots(args.root)
-    explicit_sims = parse_sims_list(args.sims) if args.sims is not None else None
-    explicit_opponents = parse_opponents(args.opponents) if args.opponents is not None else None
-    game, checkpoints = load_checkpoints(args.checkpoint)
-    if recipe_game is not None and recipe_game != game.name:
-        raise UsageError(f"experiment {args.experiment} is a {recipe_game} recipe, but the checkpoints are {game.name}")
-    defaults = GAME_DEFAULTS.get(game.name, GameDefaults())
-    sims = explicit_sims or sorted({*defaults.sims, *required_sims})
-    opponents = explicit_opponents or defaults.opponents
-    deep = args.deep if args.deep is not None else defaults.deep
-    if deep < 0:
-        raise UsageError(f"--deep must be at least 0, not {deep}")
-    check_learned_roots(checkpoints, roots)
-    from selfplay.players import validate_player_spec
-
-    for spec in opponents:
-        validate_player_spec(spec, game)
-    from selfplay.openings import default_opening_plies, random_openings
-
-    opening_plies = default_opening_plies(game) if args.opening_plies is None else args.opening_plies
-    random_openings(game, 1, opening_plies, args.seed)          # a bad --opening-plies is one line, now
-    plan = make_plan(game, checkpoints, sims, roots, opponents, args.games, args.seed, args.shallow, deep,
-                     chunk=args.chunk, opening_plies=opening_plies)
-    workers = args.workers or max(1, min(2, os.cpu_count() or 1))
-    out_dir = Path(args.out)
-    raw = execute(plan, out_dir, workers=workers, positions=args.positions, fidelity_games=args.fidelity_games,
-                  progress=True)
-    command = canonical_command(args, sims, roots, opponents, deep, opening_plies)
-    results = summarize(plan, raw, bootstrap=args.bootstrap, command=command, positions=args.positions)
-    from selfplay.report import write_outputs
-
-    written = write_outputs(results, out_dir, tensorboard=not args.no_tensorboard)
-    if args.json:
-        print(json.dumps(json.loads(written["results"].read_text())))
-    else:
-        from selfplay.summary import print_summary
-
-        print_summary(results)
-        print(f"{results['totals']['games']} games ({results['totals']['cached_games']} cached) in "
-              f"{results['totals']['seconds']:.0f} s; report: {written['report']}")
-    return 0

@@ -11,7 +11,7 @@ keys as ``ponder train --config`` and ``--set``), it has
   agent is measured: ``opponents``, ``sims``, ``games``,
   ``roots`` and ``pons`` (the Connect Four solver sets), type-checked like the config.
   `ponder experiments --json` shows it and `ponder ablate --experiment <game>/<name>` runs
-  it (`selfplay.ablation.apply_benchmark`); the head-to-head against a reference agent and
+  it (`selfplay.ablation_cli.apply_benchmark`); the head-to-head against a reference agent and
   the second seed are `scripts/evaluate_connect_four.sh`'s.
 
 Every game of `ponder games` has a ``base.toml``: it *is* the game's preset

@@ -2,6 +2,7 @@
 
     ponder bench soak --game connect_four --minutes 60 [--out DIR] [--warmup 10] [--every 10]
                       [--set KEY=VALUE ...] [--json]
+    ponder bench soak --attach PID --run DIR [--out DIR] [--warmup 10] [--every 10] [--json]
 
 Runs `ponder train` for ``--minutes`` in a fresh run folder and samples, every ``--every``
 seconds, the resident memory (VmRSS) of the trainer and of each of its child processes (the
@@ -10,6 +11,9 @@ actors), and the disk used by the run's checkpoints and replay. After ``--warmup
 process's growth from the median of the first post-warm-up samples to the median of the
 last ones, in percent, and the disk at its peak against the bound the run's retention
 implies (``trainer.keep_checkpoints`` step files plus ``latest.pt``, and one replay file).
+With ``--attach`` it starts nothing: it watches a training run already under way (the
+`ponder train` process PID writing to the run folder DIR, say a recipe's two-hour run) until
+that process ends, so a real run is measured at the cost of reading /proc every few seconds.
 Writes ``soak.json`` and ``soak.png`` (memory and disk against time) to ``--out``; prints one
 line per process and the verdict. A benchmark: the hour's result goes in docs/benchmarks.md.
 """
@@ -30,8 +34,12 @@ FLAT_PERCENT = 5.0      # the target: resident memory within 5% after warm-up
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--game", required=True, help="game to train (see `ponder games`)")
-    parser.add_argument("--minutes", type=float, default=60.0, help="training time (default 60)")
+    parser.add_argument("--game", help="game to train (see `ponder games`); not with --attach")
+    parser.add_argument("--attach", type=int, metavar="PID",
+                        help="watch the running `ponder train` process PID (with --run) instead of starting one")
+    parser.add_argument("--run", metavar="DIR", help="with --attach: the run folder that process writes")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="training time (default 60); with --attach, the most minutes to watch (default: until it ends)")
     parser.add_argument("--warmup", type=float, default=None,
                         help="minutes left out before growth is measured (default 10, or a sixth of a shorter run)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples (default 10)")
@@ -140,18 +148,9 @@ def plot(samples: list[dict], warmup_seconds: float, path: Path) -> None:
     plt.close(figure)
 
 
-# ----------------------------------------------------------------------------------- the command
-def run(args: argparse.Namespace) -> int:
-    if args.minutes <= 0 or args.every <= 0:
-        raise UsageError("--minutes and --every must be positive")
-    warmup = args.warmup if args.warmup is not None else min(10.0, args.minutes / 6)
-    if not 0 <= warmup < args.minutes:
-        raise UsageError(f"--warmup must be from 0 to less than --minutes ({args.minutes}), not {warmup}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run_dir = out / "run"
-    if run_dir.exists():
-        raise UsageError(f"{run_dir} already exists: give a new --out")
+# ----------------------------------------------------------------------------------- watching
+def watch_started(args: argparse.Namespace, run_dir: Path) -> list[dict]:
+    """Start `ponder train` for ``--minutes`` and sample it until it exits; UsageError if it fails."""
     command = [sys.executable, "-m", "scripts.ponder", "train", "--game", args.game, "--out", str(run_dir),
                "--minutes", str(args.minutes), "--quiet", *[f"--set={item}" for item in args.overrides]]
     trainer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -171,6 +170,74 @@ def run(args: argparse.Namespace) -> int:
     if trainer.returncode != 0:
         raise UsageError(f"the training run failed (exit {trainer.returncode}): "
                          f"{' '.join(stderr.strip().splitlines()[-1:])[:300]}")
+    return samples
+
+
+def _running(pid: int) -> bool:
+    """True while process ``pid`` runs: it exists and is not a zombie (ended, not yet reaped by
+    its parent, which is not this command)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def watch_attached(pid: int, run_dir: Path, every: float, max_seconds: float | None) -> list[dict]:
+    """Sample a trainer this command did not start until it exits, ``max_seconds`` pass, or
+    Ctrl-C or SIGTERM (either keeps what was sampled); the trainer is never signalled."""
+    started = time.monotonic()
+    samples: list[dict] = []
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while _running(pid) and (max_seconds is None or time.monotonic() - started < max_seconds):
+            samples.append(sample(pid, run_dir, started))
+            deadline = time.monotonic() + every
+            while _running(pid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return samples
+
+
+# ----------------------------------------------------------------------------------- the command
+def run(args: argparse.Namespace) -> int:
+    watch_limit = args.minutes
+    if args.minutes is None:
+        args.minutes = 60.0
+    if args.minutes <= 0 or args.every <= 0:
+        raise UsageError("--minutes and --every must be positive")
+    warmup = args.warmup if args.warmup is not None else min(10.0, args.minutes / 6)
+    if not 0 <= warmup < args.minutes:
+        raise UsageError(f"--warmup must be from 0 to less than --minutes ({args.minutes}), not {warmup}")
+    out = Path(args.out)
+    if args.attach is not None:
+        if args.game is not None or args.overrides or args.run is None:
+            raise UsageError("--attach watches a run under way: give --run DIR, and no --game or --set")
+        run_dir, started_by = Path(args.run), f"attached to pid {args.attach}"
+        if not (run_dir / "config.toml").is_file():
+            raise UsageError(f"{run_dir} is not a run folder (no config.toml)")
+        if not _running(args.attach) or "train" not in _command_line(args.attach):
+            raise UsageError(f"no `ponder train` process with pid {args.attach}")
+        out.mkdir(parents=True, exist_ok=True)
+        samples = watch_attached(args.attach, run_dir, args.every,
+                                 None if watch_limit is None else watch_limit * 60)
+    else:
+        if args.game is None:
+            raise UsageError("give --game to train, or --attach PID --run DIR to watch a run under way")
+        out.mkdir(parents=True, exist_ok=True)
+        run_dir, started_by = out / "run", "ponder train --game " + args.game
+        if run_dir.exists():
+            raise UsageError(f"{run_dir} already exists: give a new --out")
+        samples = watch_started(args, run_dir)
+    if len(samples) < 2:
+        raise UsageError("the run ended before two samples were taken: nothing to measure")
     by_process = growth(samples, warmup * 60)
     disk = disk_bound(run_dir, samples)
     from selfplay.machine import describe
@@ -178,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     flat = all(entry["growth_percent"] is not None and abs(entry["growth_percent"]) <= FLAT_PERCENT
                for entry in by_process.values()) and bool(by_process)
     bounded = disk["checkpoint_file_bound"] is None or disk["peak_checkpoint_files"] <= disk["checkpoint_file_bound"]
-    report = {"game": args.game, "minutes": args.minutes, "warmup_minutes": warmup, "every_seconds": args.every,
+    report = {"game": args.game, "run": started_by, "minutes": round(samples[-1]["t"] / 60, 1), "warmup_minutes": warmup, "every_seconds": args.every,
               "overrides": args.overrides, "machine": describe(), "samples": len(samples),
               "memory": by_process, "memory_flat": flat, "flat_percent": FLAT_PERCENT,
               "disk": disk, "disk_bounded": bounded, "series": samples}

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from envs.errors import UsageError
-from selfplay.ablation import CheckpointInfo, MatchPlan, PlayerConfig, file_digest, match_key
+from selfplay.matches import CheckpointInfo, MatchPlan, PlayerConfig, file_digest, match_key
 
 MIN_CHECKPOINTS = 8
 TRAIN_AXES = {   # --train-axis -> (cost field, axis label)

@@ -5,7 +5,7 @@ counts, builds an agent per (checkpoint, simulations) plus fixed baseline anchor
 places them all on one Elo scale: first every pairing of the design (`selfplay.tradeoff`)
 gets ``--games`` games, then rounds of games go to the pairings whose games shrink the
 widest uncertainties most, until ``--max-games`` games or ``--minutes`` of play are spent.
-Games are the ablation's (`selfplay.ablation`): seeded chunks from random openings with
+Games are the ablation's (`selfplay.matches`): seeded chunks from random openings with
 colours swapped, played on worker processes and appended to ``games.jsonl`` in the output
 folder, so a rerun or an interrupted run never replays a chunk. Then the Elo fit with
 bootstrap intervals (`selfplay.ratings`), the exchange rate at early, middle and late
@@ -94,8 +94,8 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
     ``max_games`` may be ``math.inf`` (then ``minutes`` bounds the play). Returns the game
     rows of the design's pairings (cached and new) and the bookkeeping.
     """
-    from selfplay.ablation import (GAMES_FILE, job_cost, JobProgress, player_job_dict, run_job, append_jsonl,
-                                   cached_chunks, read_jsonl)
+    from selfplay.matches import (GAMES_FILE, JobProgress, append_jsonl, cached_chunks, games_job, games_job_cost,
+                                  play_chunk, read_jsonl)
     from selfplay.tradeoff import pick_pairs
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,12 +106,10 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
     spent_before = sum(float(row.get("seconds", 0.0)) for row in read_jsonl(rounds_path))
     budget = minutes * 60.0 - spent_before if minutes > 0 else math.inf
     checkpoints = {c.info.label: c.info for c in design.checkpoints}
-    base = {"game": game.name, "options": dict(game.options), "type": "games", "opening_plies": opening_plies,
-            "seed": seed}
 
     def job(match, start: int) -> dict:
-        return {**base, "match": match.key, "chunk": [start, start + chunk],
-                "a": player_job_dict(match.a, checkpoints), "b": player_job_dict(match.b, checkpoints)}
+        return games_job(game.name, dict(game.options), match, start, start + chunk, seed=seed,
+                         opening_plies=opening_plies, checkpoints=checkpoints)
 
     def next_start(match) -> int:
         start = 0
@@ -139,7 +137,7 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
         """Play the jobs (longest first); False if the time budget ran out before they all ended
         (never for the seed round: without it some players would have no rating at all)."""
         before = state["new"]
-        jobs = sorted(jobs, key=job_cost, reverse=True)
+        jobs = sorted(jobs, key=games_job_cost, reverse=True)
 
         def collect(result: dict) -> None:
             rows = result["rows"]
@@ -157,13 +155,13 @@ def play(game, design, out_dir: Path, *, workers: int, chunk: int, max_games: fl
                 if budgeted and over_budget():
                     finished = False
                     break
-                collect(run_job(item))
+                collect(play_chunk(item))
         elif jobs:
             if state["pool"] is None:
                 import multiprocessing
 
                 state["pool"] = multiprocessing.get_context("spawn").Pool(workers)
-            for result in state["pool"].imap_unordered(run_job, jobs):
+            for result in state["pool"].imap_unordered(play_chunk, jobs):
                 collect(result)
                 if budgeted and over_budget():
                     finished = False
@@ -342,18 +340,8 @@ def canonical_command(args: argparse.Namespace, sims, root: str, anchors, openin
     return shlex.join(parts)
 
 
-def parse_anchors(text: str) -> tuple[str, ...]:
-    """"random,heuristic" -> ("random", "heuristic"): baseline PLAYER strings, in order, no repeats."""
-    anchors = [part.strip() for part in text.split(",")]
-    if not text.strip() or not all(anchors):
-        raise UsageError(f"--anchors must be comma-separated PLAYER strings, not {text!r}")
-    if any(part.startswith("agent:") for part in anchors):
-        raise UsageError("--anchors takes baseline players (random, heuristic, alphabeta:D, rollout-mcts:N, perfect)")
-    return tuple(dict.fromkeys(anchors))
-
-
 def run(args: argparse.Namespace) -> int:
-    from selfplay.ablation import parse_sims_list
+    from selfplay.matches import parse_baselines, parse_sims_list
     from selfplay.tradeoff import GAME_DEFAULTS, MIN_CHECKPOINTS, TradeoffDefaults
 
     for name, value, low in (("--games", args.games, 1), ("--chunk", args.chunk, 1), ("--bootstrap", args.bootstrap, 0),
@@ -369,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
     explicit_sims = parse_sims_list(args.sims) if args.sims is not None else None
     if explicit_sims is not None and len(explicit_sims) < 2:
         raise UsageError("--sims needs at least two simulation counts: the trade-off compares them")
-    explicit_anchors = parse_anchors(args.anchors) if args.anchors is not None else None
+    explicit_anchors = parse_baselines(args.anchors, "--anchors") if args.anchors is not None else None
 
     from selfplay.tradeoff import choose_checkpoints, make_design, read_run
 
@@ -380,20 +368,13 @@ def run(args: argparse.Namespace) -> int:
     from agent.agent import training_search_model
     from agent.player import default_root
     from agent.roots import ROOTS
-    from selfplay.ablation import check_learned_roots
+    from selfplay.matches import check_baselines_and_openings, check_learned_roots
 
     root = args.root or default_root(training_search_model(config))
     if root not in ROOTS:
         raise UsageError(f"--root must be one of {', '.join(ROOTS)}, not {root!r}")
     check_learned_roots([c.info for c in all_checkpoints], [root])
-    from selfplay.players import validate_player_spec
-
-    for spec in anchors:
-        validate_player_spec(spec, game)
-    from selfplay.openings import default_opening_plies, random_openings
-
-    opening_plies = default_opening_plies(game) if args.opening_plies is None else args.opening_plies
-    random_openings(game, 1, opening_plies, args.seed)          # a bad --opening-plies is one line, now
+    opening_plies = check_baselines_and_openings(game, anchors, args.opening_plies, args.seed)
     checkpoints = choose_checkpoints(all_checkpoints, args.checkpoints, args.spacing)
     design = make_design(game, checkpoints, sims, root, anchors, args.games, args.seed, args.chunk, opening_plies)
     seed_games = len(design.seed) * math.ceil(args.games / args.chunk) * args.chunk

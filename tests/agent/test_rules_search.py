@@ -12,7 +12,7 @@ from agent.player import AgentPlayer, evaluation_search, parse_agent_spec
 from agent.roots import Root
 from envs.errors import UsageError
 from mcts import ReferenceTree, SearchConfig
-from selfplay.ablation import parse_roots
+from selfplay.ablation_cli import parse_roots
 
 CONNECT_FOUR = envs.get_game("connect_four")
 TICTACTOE = envs.get_game("tictactoe")

@@ -10,7 +10,7 @@ from agent.config import NetworkConfig
 from agent.networks import build_network
 from envs import get_game
 from scripts.ponder import main as ponder
-from selfplay.ablation import GAMES_FILE, parse_sims_list
+from selfplay.matches import GAMES_FILE, parse_sims_list
 from selfplay.fidelity import measure_fidelity, play_trajectories
 from envs.errors import UsageError
 
@@ -140,7 +140,7 @@ def test_an_experiment_of_another_game_or_without_a_benchmark_is_exit_2(tmp_path
 def test_the_experiments_benchmark_fills_the_flags_left_unset():
     import argparse
 
-    from selfplay.ablation import add_arguments, apply_benchmark
+    from selfplay.ablation_cli import add_arguments, apply_benchmark
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -276,7 +276,8 @@ def test_a_checkpoint_without_a_trained_model_is_ablated_over_the_rules_only(tmp
 
 
 def test_learned_roots_meet_the_same_network_over_the_rules_at_equal_sims():
-    from selfplay.ablation import PlayerConfig, learned_against_rules
+    from selfplay.ablation import learned_against_rules
+    from selfplay.matches import PlayerConfig
 
     def agent(root, sims, checkpoint="c"):
         return PlayerConfig(name=f"{checkpoint}:{root}:{sims}", kind="agent", spec="agent:x", checkpoint=checkpoint,

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,38 @@ def test_a_short_soak_writes_its_report(tmp_path):
                             "--minutes", "0.4", "--out", str(out)], cwd=REPO, capture_output=True, text=True,
                            timeout=60)
     assert again.returncode == 2 and "already exists" in again.stderr and again.stderr.count("\n") == 1
+
+
+@pytest.mark.timeout(300)
+def test_attach_watches_a_run_it_did_not_start_until_that_run_ends(tmp_path):
+    run_dir, out = tmp_path / "run", tmp_path / "soak"
+    trainer = subprocess.Popen([sys.executable, "-m", "scripts.ponder", "train", "--game", "tictactoe", "--out",
+                                str(run_dir), "--minutes", "0.4", "--quiet", "--set", "trainer.eval_games=0"],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):                       # the run folder exists once the session has started
+            if (run_dir / "config.toml").is_file():
+                break
+            time.sleep(0.1)
+        watched = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", "--attach", str(trainer.pid),
+                                  "--run", str(run_dir), "--every", "1", "--warmup", "0", "--out", str(out), "--json"],
+                                 cwd=REPO, capture_output=True, text=True, timeout=280)
+        assert watched.returncode == 0, watched.stderr[-2000:]
+        assert trainer.wait(timeout=60) == 0       # watching never disturbed the run
+    finally:
+        trainer.kill()
+    saved = json.loads((out / "soak.json").read_text())
+    assert saved["run"] == f"attached to pid {trainer.pid}" and "trainer" in saved["memory"]
+    assert saved["samples"] == len(saved["series"]) >= 5
+    assert saved["series"][-1]["checkpoint_files"] >= 1   # it read the run folder it was given
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--attach", "999999999", "--run", "."], "not a run folder"),
+    (["--attach", "1"], "give --run DIR"),
+    (["--minutes", "1"], "give --game"),
+])
+def test_attach_refuses_what_it_cannot_watch_in_one_line(tmp_path, flags, message):
+    done = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", *flags, "--out", str(tmp_path / "s")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1

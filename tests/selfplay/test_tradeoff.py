@@ -230,7 +230,7 @@ def _table(names, elo, samples):
 
 
 def test_the_schedule_goes_where_uncertainty_and_even_odds_are():
-    from selfplay.ablation import MatchPlan, PlayerConfig
+    from selfplay.matches import MatchPlan, PlayerConfig
 
     names = ["anchor", "close", "far", "loose", "lost"]
     players = {n: PlayerConfig(name=n, kind="baseline", spec=n) for n in names}
@@ -247,7 +247,7 @@ def test_the_schedule_goes_where_uncertainty_and_even_odds_are():
 
 def test_checkpoints_spread_over_wall_clock():
     def fake(seconds, step):
-        from selfplay.ablation import CheckpointInfo
+        from selfplay.matches import CheckpointInfo
 
         return RunCheckpoint(CheckpointInfo(f"step_{step}", f"{step}.pt", step, str(step)), {"seconds": seconds})
 
