@@ -3,17 +3,20 @@
     ponder bench soak --game connect_four --minutes 60 [--out DIR] [--warmup 10] [--every 10]
                       [--set KEY=VALUE ...] [--json]
     ponder bench soak --attach PID --run DIR [--out DIR] [--warmup 10] [--every 10] [--json]
+    ponder bench soak --from SOAK_JSON [--out DIR] [--warmup 10] [--json]
 
 Runs `ponder train` for ``--minutes`` in a fresh run folder and samples, every ``--every``
 seconds, the resident memory (VmRSS) of the trainer and of each of its child processes (the
 actors), and the disk used by the run's checkpoints and replay. After ``--warmup`` minutes
-(the replay filling, the allocator settling) memory should be flat: the report gives each
-process's growth from the median of the first post-warm-up samples to the median of the
-last ones, in percent, and the disk at its peak against the bound the run's retention
+(the allocator settling) and once the replay is full (until then the trainer grows by
+design, up to ``replay.capacity_positions``) memory should be flat: the report gives each
+process's growth from the median of the first fifth of those samples to the median of the
+last fifth, in percent (and the same after the warm-up alone), and the disk at its peak against the bound the run's retention
 implies (``trainer.keep_checkpoints`` step files plus ``latest.pt``, and one replay file).
 With ``--attach`` it starts nothing: it watches a training run already under way (the
 `ponder train` process PID writing to the run folder DIR, say a recipe's two-hour run) until
 that process ends, so a real run is measured at the cost of reading /proc every few seconds.
+``--from`` reports again from a saved ``soak.json``.
 Writes ``soak.json`` and ``soak.png`` (memory and disk against time) to ``--out``; prints one
 line per process and the verdict. A benchmark: the hour's result goes in docs/benchmarks.md.
 """
@@ -46,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="soak", help="folder for soak.json, soak.png and the run (default ./soak)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="passed to `ponder train --set`")
+    parser.add_argument("--from", dest="from_file", metavar="SOAK_JSON",
+                        help="report again from the samples of a saved soak.json (runs and watches nothing)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -108,6 +113,19 @@ def growth(samples: list[dict], warmup_seconds: float) -> dict[str, dict]:
     return result
 
 
+def replay_full_seconds(samples: list[dict]) -> float | None:
+    """When the replay reached its capacity: the first sample whose replay file is within 1% of
+    its size at the end (the median of the last fifth of the samples, so that a sample taken
+    while a new file was being written beside the old one does not count). None without a
+    replay file. Until then the trainer's memory grows by design (the buffer filling, bounded
+    by ``replay.capacity_positions``), so a leak is looked for only after it."""
+    sizes = [s["replay_bytes"] for s in samples]
+    final = statistics.median(sizes[-max(1, len(sizes) // 5):]) if sizes else 0
+    if final <= 0:
+        return None
+    return next(s["t"] for s in samples if s["replay_bytes"] >= 0.99 * final)
+
+
 def disk_bound(run: Path, samples: list[dict]) -> dict:
     """Peak disk against what retention allows: (keep + 1) checkpoint files and one replay."""
     from selfplay.config import read_toml
@@ -124,7 +142,7 @@ def disk_bound(run: Path, samples: list[dict]) -> dict:
             "last_replay_mib": round(samples[-1]["replay_bytes"] / 2**20, 1) if samples else 0.0}
 
 
-def plot(samples: list[dict], warmup_seconds: float, path: Path) -> None:
+def plot(samples: list[dict], warmup_seconds: float, path: Path, replay_full: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,6 +154,8 @@ def plot(samples: list[dict], warmup_seconds: float, path: Path) -> None:
         points = [(s["t"] / 60, s["rss_kib"][name] / 1024) for s in samples if name in s["rss_kib"]]
         memory.plot([p[0] for p in points], [p[1] for p in points], label=name)
     memory.axvline(warmup_seconds / 60, color="grey", linestyle=":", label="end of warm-up")
+    if replay_full is not None:
+        memory.axvline(replay_full / 60, color="grey", linestyle="--", label="replay full")
     memory.set_ylabel("resident memory (MiB)")
     memory.legend(fontsize=8)
     disk.plot(minutes, [s["checkpoint_bytes"] / 2**20 for s in samples], label="checkpoints")
@@ -146,6 +166,18 @@ def plot(samples: list[dict], warmup_seconds: float, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _read_saved(path: Path) -> dict:
+    """A soak.json written by this command; UsageError (one line) if missing or not one."""
+    try:
+        saved = json.loads(path.read_text())
+        if not (isinstance(saved, dict) and isinstance(saved["series"], list) and isinstance(saved["disk"], dict)):
+            raise KeyError("series")
+        saved.setdefault("run_folder", "")
+        return saved
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"{path} is not a soak.json written by `ponder bench soak`") from None
 
 
 # ----------------------------------------------------------------------------------- watching
@@ -217,7 +249,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= warmup < args.minutes:
         raise UsageError(f"--warmup must be from 0 to less than --minutes ({args.minutes}), not {warmup}")
     out = Path(args.out)
-    if args.attach is not None:
+    if args.from_file is not None:
+        saved = _read_saved(Path(args.from_file))
+        samples, run_dir, started_by = saved["series"], Path(saved["run_folder"]), saved["run"]
+        args.game, args.every, args.overrides = saved.get("game"), saved["every_seconds"], saved.get("overrides", [])
+        disk = saved["disk"]
+        out.mkdir(parents=True, exist_ok=True)
+    elif args.attach is not None:
         if args.game is not None or args.overrides or args.run is None:
             raise UsageError("--attach watches a run under way: give --run DIR, and no --game or --set")
         run_dir, started_by = Path(args.run), f"attached to pid {args.attach}"
@@ -238,28 +276,39 @@ def run(args: argparse.Namespace) -> int:
         samples = watch_started(args, run_dir)
     if len(samples) < 2:
         raise UsageError("the run ended before two samples were taken: nothing to measure")
+    if args.from_file is None:
+        disk = disk_bound(run_dir, samples)
     by_process = growth(samples, warmup * 60)
-    disk = disk_bound(run_dir, samples)
+    full = replay_full_seconds(samples)
+    settled = growth(samples, max(warmup * 60, full)) if full is not None else {}
     from selfplay.machine import describe
 
-    flat = all(entry["growth_percent"] is not None and abs(entry["growth_percent"]) <= FLAT_PERCENT
-               for entry in by_process.values()) and bool(by_process)
+    def is_flat(table: dict) -> bool:
+        return bool(table) and all(entry["growth_percent"] is not None and abs(entry["growth_percent"]) <= FLAT_PERCENT
+                                   for entry in table.values())
+
+    flat = is_flat(settled) if settled else is_flat(by_process)
     bounded = disk["checkpoint_file_bound"] is None or disk["peak_checkpoint_files"] <= disk["checkpoint_file_bound"]
-    report = {"game": args.game, "run": started_by, "minutes": round(samples[-1]["t"] / 60, 1), "warmup_minutes": warmup, "every_seconds": args.every,
+    report = {"game": args.game, "run": started_by, "run_folder": str(run_dir),
+              "minutes": round(samples[-1]["t"] / 60, 1), "warmup_minutes": warmup, "every_seconds": args.every,
               "overrides": args.overrides, "machine": describe(), "samples": len(samples),
-              "memory": by_process, "memory_flat": flat, "flat_percent": FLAT_PERCENT,
+              "memory": by_process, "replay_full_minutes": None if full is None else round(full / 60, 1),
+              "memory_replay_full": settled, "memory_flat": flat, "flat_percent": FLAT_PERCENT,
               "disk": disk, "disk_bounded": bounded, "series": samples}
     (out / "soak.json").write_text(json.dumps(report, indent=1))
-    plot(samples, warmup * 60, out / "soak.png")
+    plot(samples, warmup * 60, out / "soak.png", full)
     if args.json:
         print(json.dumps({key: value for key, value in report.items() if key != "series"}))
     else:
-        for name, entry in by_process.items():
-            print(f"{name:8s} {entry['first_mib']:8.1f} -> {entry['last_mib']:8.1f} MiB after warm-up "
-                  f"({entry['growth_percent']:+.2f}%), peak {entry['peak_mib']:.1f} MiB")
+        for title, table in ((f"after {warmup:.3g} min of warm-up", by_process),
+                             (f"after the replay filled ({report['replay_full_minutes']} min)", settled)):
+            for name, entry in table.items():
+                print(f"{name:8s} {entry['first_mib']:8.1f} -> {entry['last_mib']:8.1f} MiB {title} "
+                      f"({entry['growth_percent']:+.2f}%), peak {entry['peak_mib']:.1f} MiB")
         print(f"disk: checkpoints peak {disk['peak_checkpoint_mib']} MiB in at most {disk['peak_checkpoint_files']} "
               f"files (retention allows {disk['checkpoint_file_bound']}), replay {disk['last_replay_mib']} MiB")
-        print(f"memory {'flat' if flat else 'NOT flat'} within {FLAT_PERCENT}% after {warmup:.3g} min of warm-up; "
+        after = "the replay filled" if settled else f"{warmup:.3g} min of warm-up (the replay never filled)"
+        print(f"memory {'flat' if flat else 'NOT flat'} within {FLAT_PERCENT}% after {after}; "
               f"disk {'bounded' if bounded else 'NOT bounded'} by retention; "
               f"{len(samples)} samples; {out / 'soak.json'}, {out / 'soak.png'}")
     return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selfplay.soak import growth
+from selfplay.soak import growth, replay_full_seconds
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,6 +25,39 @@ def test_growth_is_measured_after_the_warm_up_from_first_to_last_fifth():
     assert result["flat"]["growth_percent"] == 0.0
     # after warm-up: samples 5..24; first fifth 5..8 (median 1065), last fifth 21..24 (median 1225)
     assert result["leak"]["growth_percent"] == pytest.approx(100 * (1225 - 1065) / 1065, abs=0.01)
+
+
+def test_the_replay_is_full_when_its_file_reaches_its_final_size_not_at_a_write_spike():
+    samples = _samples({"trainer": [500] * 12})
+    sizes = [10, 20, 30, 40, 50, 50, 50, 95, 50, 50, 50, 50]      # index 7: old and new file side by side
+    for sample, size in zip(samples, sizes):
+        sample["replay_bytes"] = size
+    assert replay_full_seconds(samples) == 40.0
+    for sample in samples:
+        sample["replay_bytes"] = 0
+    assert replay_full_seconds(samples) is None
+
+
+def test_a_saved_report_is_read_again_and_a_garbled_one_is_one_line(tmp_path):
+    series = _samples({"trainer": [400 + 5 * i for i in range(10)] + [450] * 20, "actor0": [300] * 30})
+    for index, sample in enumerate(series):
+        sample["replay_bytes"] = min(index, 10) * 100
+    saved = {"game": "tictactoe", "run": "test", "run_folder": str(tmp_path), "every_seconds": 10.0,
+             "series": series, "disk": {"checkpoint_file_bound": 4, "peak_checkpoint_files": 2,
+                                         "peak_checkpoint_mib": 1.0, "last_replay_mib": 0.0}}
+    (tmp_path / "soak.json").write_text(json.dumps(saved))
+    again = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", "--from", str(tmp_path / "soak.json"),
+                            "--warmup", "0", "--out", str(tmp_path / "again"), "--json"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["replay_full_minutes"] == round(100 / 60, 1)          # the trainer's climb ends with the fill
+    assert report["memory"]["trainer"]["growth_percent"] > 5 and report["memory_flat"]
+    assert report["memory_replay_full"]["trainer"]["growth_percent"] == 0.0
+    (tmp_path / "bad.json").write_text("{not json")
+    bad = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", "--from", str(tmp_path / "bad.json")],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not a soak.json" in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def test_too_few_samples_after_warm_up_report_nothing():
