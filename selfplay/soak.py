@@ -11,8 +11,9 @@ actors), and the disk used by the run's checkpoints and replay. After ``--warmup
 (the allocator settling) and once the replay is full (until then the trainer grows by
 design, up to ``replay.capacity_positions``) memory should be flat: the report gives each
 process's growth from the median of the first fifth of those samples to the median of the
-last fifth, in percent (and the same after the warm-up alone), and the disk at its peak against the bound the run's retention
-implies (``trainer.keep_checkpoints`` step files plus ``latest.pt``, and one replay file).
+last fifth, in percent (and the same after the warm-up alone), and the disk at its peak
+against the bound the run's retention implies (``trainer.keep_checkpoints`` step files plus
+``latest.pt``, and one replay file).
 With ``--attach`` it starts nothing: it watches a training run already under way (the
 `ponder train` process PID writing to the run folder DIR, say a recipe's two-hour run) until
 that process ends, so a real run is measured at the cost of reading /proc every few seconds.
@@ -37,9 +38,12 @@ FLAT_PERCENT = 5.0      # the target: resident memory within 5% after warm-up
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--game", help="game to train (see `ponder games`); not with --attach")
-    parser.add_argument("--attach", type=int, metavar="PID",
-                        help="watch the running `ponder train` process PID (with --run) instead of starting one")
+    mode = parser.add_mutually_exclusive_group()   # what is measured: one of the three
+    mode.add_argument("--game", help="game to train (see `ponder games`)")
+    mode.add_argument("--attach", type=int, metavar="PID",
+                      help="watch the running `ponder train` process PID (with --run) instead of starting one")
+    mode.add_argument("--from", dest="from_file", metavar="SOAK_JSON",
+                      help="report again from the samples of a saved soak.json (runs and watches nothing)")
     parser.add_argument("--run", metavar="DIR", help="with --attach: the run folder that process writes")
     parser.add_argument("--minutes", type=float, default=None,
                         help="training time (default 60); with --attach, the most minutes to watch (default: until it ends)")
@@ -49,8 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="soak", help="folder for soak.json, soak.png and the run (default ./soak)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="passed to `ponder train --set`")
-    parser.add_argument("--from", dest="from_file", metavar="SOAK_JSON",
-                        help="report again from the samples of a saved soak.json (runs and watches nothing)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -256,8 +258,8 @@ def run(args: argparse.Namespace) -> int:
         disk = saved["disk"]
         out.mkdir(parents=True, exist_ok=True)
     elif args.attach is not None:
-        if args.game is not None or args.overrides or args.run is None:
-            raise UsageError("--attach watches a run under way: give --run DIR, and no --game or --set")
+        if args.overrides or args.run is None:
+            raise UsageError("--attach watches a run under way: give --run DIR, and no --set")
         run_dir, started_by = Path(args.run), f"attached to pid {args.attach}"
         if not (run_dir / "config.toml").is_file():
             raise UsageError(f"{run_dir} is not a run folder (no config.toml)")

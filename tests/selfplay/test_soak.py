@@ -110,6 +110,7 @@ def test_attach_watches_a_run_it_did_not_start_until_that_run_ends(tmp_path):
     (["--attach", "999999999", "--run", "."], "not a run folder"),
     (["--attach", "1"], "give --run DIR"),
     (["--minutes", "1"], "give --game"),
+    (["--game", "tictactoe", "--attach", "1"], "not allowed with argument"),   # one of the three modes
 ])
 def test_attach_refuses_what_it_cannot_watch_in_one_line(tmp_path, flags, message):
     done = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", *flags, "--out", str(tmp_path / "s")],
