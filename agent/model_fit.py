@@ -133,17 +133,18 @@ def _board_ends_loss(network: MuZeroNetwork, planes: torch.Tensor, classes: torc
     return (per_row * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def model_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelFitWeights = ModelFitWeights()
-                   ) -> tuple[torch.Tensor, dict[str, float]]:
+def model_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelFitWeights = ModelFitWeights(),
+                   fit_detector: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
     """(loss to backpropagate, float parts by name) of one batch: `board_fit_loss` for the
-    board model, `latent_fit_loss` for MuZero's."""
+    board model, `latent_fit_loss` for MuZero's. ``fit_detector`` False leaves the end
+    detector out (it trains on its own, `selfplay.end_detector`)."""
     if network.board_model:
-        return board_fit_loss(network, batch, weights)
+        return board_fit_loss(network, batch, weights, fit_detector)
     return latent_fit_loss(network, batch, weights)
 
 
-def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelFitWeights = ModelFitWeights()
-                   ) -> tuple[torch.Tensor, dict[str, float]]:
+def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelFitWeights = ModelFitWeights(),
+                   fit_detector: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
     """The board model's fit (h and f frozen): g's predicted planes against the real ones
     (binary cross-entropy per cell, unrolled on its own predictions, so that it learns to carry
     its errors); the reward and action heads on h of the real positions, which is what they
@@ -157,7 +158,7 @@ def board_fit_loss(network: MuZeroNetwork, batch: ModelFitBatch, weights: ModelF
     heads = _heads_loss(network, real_hidden[0], batch.legal[0], batch.ends[0], batch.alive[0], weights.end_positive)
     board = torch.zeros(())
     reward_error = torch.zeros(())
-    detector = network.board_ends is not None
+    detector = fit_detector and network.board_ends is not None
     # the detector's ends weigh as the rest (no end_positive: `end_examples` brings the wins in one)
     ends = _board_ends_loss(network, batch.planes[0], *position_end_classes(batch, 0)) if detector else torch.zeros(())
     planes = batch.planes[0]

@@ -165,7 +165,13 @@ class ModelFitConfig:
     action_head_channels: int = 16
     keep_heads: bool = False       # start from the checkpoint's action heads when it has them, same shape
     board_ends: bool = False       # fit the board model's end detector too (network.board_ends)
-    board_ends_learning_rate: float = 1e-2   # the detector's own (a line detector learns slowly at g's rate)
+    board_ends_learning_rate: float = 1e-2   # the detector's own when it trains with g (a line detector
+                                             # learns slowly at g's rate); alone it starts at 3e-3
+    # > 0: the detector trains alone for these minutes after g's fit, on positions the rules
+    # generate (selfplay.end_detector), at most board_ends_examples of them; 0: with g, on the
+    # run's paths (c4-t, which read false ends)
+    board_ends_minutes: float = 0.0
+    board_ends_examples: int = 1_500_000
     hidden_weight: float = 10.0    # weight of g's own term: the hidden states' or the planes' error
     end_positive_weight: float = 10.0
     precision: str = "bf16"        # autocast of the fit's forward passes: bf16 or fp32
@@ -173,9 +179,13 @@ class ModelFitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.minutes >= 0:
-            raise ValueError(f"model_fit minutes must be >= 0, got {self.minutes}")
-        for name in ("unroll_steps", "batch", "dynamics_blocks", "action_head_layers", "action_head_channels"):
+        if not self.minutes >= 0 or not self.board_ends_minutes >= 0:
+            raise ValueError(f"model_fit minutes and board_ends_minutes must be >= 0, got {self.minutes}, "
+                             f"{self.board_ends_minutes}")
+        if self.board_ends_minutes > 0 and not self.board_ends:
+            raise ValueError("model_fit board_ends_minutes trains the end detector: it needs board_ends = true")
+        for name in ("unroll_steps", "batch", "dynamics_blocks", "action_head_layers", "action_head_channels",
+                     "board_ends_examples"):
             if isinstance(getattr(self, name), bool) or getattr(self, name) < 1:
                 raise ValueError(f"model_fit {name} must be an int >= 1, got {getattr(self, name)!r}")
         for name in ("follow", "prior"):

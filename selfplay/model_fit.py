@@ -153,11 +153,13 @@ class PathSampler:
 
 @dataclass
 class FitProgress:
-    """Where a fit stands, for the progress callback and the checkpoint's bookkeeping."""
+    """Where a fit stands, for the progress callback and the checkpoint's bookkeeping:
+    ``phase`` "model" (g and the heads, `fit_network`) or "end detector" (`fit_detector_phase`)."""
 
     steps: int = 0
     seconds: float = 0.0
     parts: dict | None = None
+    phase: str = "model"
 
 
 def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitConfig,
@@ -170,10 +172,13 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     trained = model_parameters(network)
+    # the end detector trains here with g, or on its own afterwards (`fit_detector_phase`)
+    joint_detector = network.board_ends is not None and config.board_ends_minutes == 0
     detector = {id(parameter) for parameter in network.board_ends.parameters()} if network.board_ends is not None \
         else set()
     groups = [{"params": [p for p in trained if id(p) not in detector], "base_lr": config.learning_rate},
-              {"params": [p for p in trained if id(p) in detector], "base_lr": config.board_ends_learning_rate}]
+              {"params": [p for p in trained if id(p) in detector] if joint_detector else [],
+               "base_lr": config.board_ends_learning_rate}]
     optimizer = torch.optim.AdamW([group for group in groups if group["params"]], lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     weights = ModelFitWeights(hidden=config.hidden_weight, end_positive=config.end_positive_weight)
@@ -192,9 +197,9 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
         batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior,
-                               end_examples=config.batch // 4 if network.board_ends is not None else 0)
+                               end_examples=config.batch // 4 if joint_detector else 0)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
-            loss, parts = model_fit_loss(network, batch, weights)
+            loss, parts = model_fit_loss(network, batch, weights, fit_detector=joint_detector)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -278,6 +283,9 @@ def fit_checkpoint(checkpoint, games, config: ModelFitConfig,
     progress = fit_network(network, sampler, config, report=report, should_stop=should_stop)
     extra = {**checkpoint.extra, "model_fit_steps": progress.steps, "model_fit_seconds": round(progress.seconds, 1),
              "model_fit_positions": len(sampler)}
+    if network.board_ends is not None and config.board_ends_minutes > 0 and not (should_stop and should_stop()):
+        extra.update(fit_detector_phase(network, game, config, _replay_symmetries(checkpoint.config), report,
+                                        should_stop))
     # the fitted agent plays over its learned model by default, with the run's selection rule
     played = checkpoint_play_root(checkpoint.extra)
     selection = Root.parse(played).selection if played else "puct"
@@ -285,6 +293,68 @@ def fit_checkpoint(checkpoint, games, config: ModelFitConfig,
     payload = make_payload(network, game, config=fitted_config(checkpoint.config, config), step=checkpoint.step,
                            extra=extra)
     return payload, progress
+
+
+def _replay_symmetries(run_config: dict) -> str:
+    """The run's ``replay.symmetries`` ("none" when absent): the detector's examples use them too."""
+    section = run_config.get("replay") if isinstance(run_config, dict) else None
+    value = section.get("symmetries") if isinstance(section, dict) else None
+    return value if isinstance(value, str) else "none"
+
+
+def fit_detector_phase(network: MuZeroNetwork, game: Game, config: ModelFitConfig, symmetries: str,
+                       report: Callable[[FitProgress], None] | None = None,
+                       should_stop: Callable[[], bool] | None = None, steps: int | None = None) -> dict:
+    """Train the end detector alone on positions the rules generate (`selfplay.end_detector`)
+    for ``config.board_ends_minutes`` (or ``steps``); returns the checkpoint's bookkeeping."""
+    from selfplay.end_detector import DETECTOR_LEARNING_RATE, fit_end_detector
+
+    def forward(progress) -> None:
+        if report is not None:
+            report(FitProgress(progress.steps, progress.seconds, {"loss": progress.loss, "examples": progress.examples},
+                               phase="end detector"))
+
+    detector = fit_end_detector(network, game, minutes=None if steps is not None else config.board_ends_minutes,
+                                steps=steps, examples=config.board_ends_examples,
+                                learning_rate=DETECTOR_LEARNING_RATE, symmetries=symmetries,
+                                seed=config.seed, report=forward, should_stop=should_stop)
+    network.eval()
+    return {"board_ends_steps": detector.steps, "board_ends_examples": detector.examples,
+            "board_ends_seconds": round(detector.seconds, 1)}
+
+
+def add_end_detector(checkpoint, config: ModelFitConfig, report: Callable[[FitProgress], None] | None = None,
+                     steps: int | None = None) -> dict:
+    """The checkpoint payload of ``checkpoint`` (a fitted board model) with an end detector
+    trained on generated positions for ``config.board_ends_minutes`` (or ``steps``); g, the
+    heads, h and f are kept as they are (``ponder fit-model --detector-only``)."""
+    from agent.agent import model_fitted
+    from agent.checkpoint import make_payload
+    from agent.config import NetworkConfig
+    from agent.networks import GameSpec
+    from envs import get_game
+    from envs.errors import UsageError
+
+    if checkpoint.network_config.get("dynamics") != "board" or not model_fitted(checkpoint.extra):
+        raise UsageError(f"{checkpoint.path}: an end detector reads a fitted board model's planes; "
+                         "fit the model first (ponder fit-model, or a recipe with [model_fit] dynamics = board)")
+    game = get_game(checkpoint.game, **checkpoint.game_options)
+    values = {**checkpoint.network_config, "board_ends": True}
+    network = MuZeroNetwork(GameSpec(checkpoint.observation_shape, checkpoint.num_actions),
+                            NetworkConfig.from_dict(values))
+    fresh = [name for name in network.state_dict() if name.startswith("board_ends.")]
+    kept = {name: tensor for name, tensor in checkpoint.model.items() if not name.startswith("board_ends.")}
+    missing, unexpected = network.load_state_dict(kept, strict=False)
+    if set(missing) != set(fresh) or unexpected:
+        raise UsageError(f"{checkpoint.path}: its weights do not fit its network config")
+    extra = {**checkpoint.extra, **fit_detector_phase(network, game, config, _replay_symmetries(checkpoint.config),
+                                                       report, steps=steps)}
+    run_config = {name: (dict(section) if isinstance(section, dict) else section)
+                  for name, section in checkpoint.config.items()}
+    section = dict(run_config.get("model_fit") or {}) if isinstance(run_config.get("model_fit"), dict) else {}
+    run_config["model_fit"] = {**section, "board_ends": True, "board_ends_minutes": config.board_ends_minutes,
+                               "board_ends_examples": config.board_ends_examples}
+    return make_payload(network, game, config=run_config, step=checkpoint.step, extra=extra)
 
 
 FITTED_NAME = "fitted.pt"   # RUN/checkpoints/fitted.pt: the run's agent with its model fitted

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, help="wall-clock budget of the fit")
     parser.add_argument("--dynamics", choices=("board", "latent"),
                         help="what g steps: the board (predicts the next planes; default) or h's hidden state")
+    parser.add_argument("--detector-only", action="store_true",
+                        help="keep the checkpoint's fitted board model and train only an end detector, on "
+                             "positions the rules generate, for --minutes (no replay needed)")
     parser.add_argument("--seed", type=int, help="seed of the paths and the model's initialisation")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
 
@@ -43,6 +46,10 @@ def _settings(args: argparse.Namespace, checkpoint):
     for name in ("minutes", "dynamics", "seed", "threads"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    if args.detector_only:
+        if args.minutes is None:
+            raise UsageError("give --minutes: the end detector's budget")
+        values.update(board_ends=True, board_ends_minutes=args.minutes)
     try:
         config = ModelFitConfig(**{**dataclasses.asdict(ModelFitConfig()), **values})
     except (TypeError, ValueError) as error:
@@ -58,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     path = resolve_checkpoint_path(args.checkpoint)
     checkpoint = load_checkpoint(path)
+    if args.detector_only:
+        return _detector_only(args, checkpoint)
     if args.replay is None and path.parent.name != "checkpoints":
         raise UsageError("give --replay RUN: the checkpoint is not inside a run folder")
     replay_folder = Path(args.replay) if args.replay else path.parent.parent
@@ -67,11 +76,33 @@ def run(args: argparse.Namespace) -> int:
 
     def report(progress) -> None:
         parts = " ".join(f"{name} {value:.4f}" for name, value in (progress.parts or {}).items())
-        print(f"fit-model: step {progress.steps}, {progress.seconds / 60:.1f} of {config.minutes:g} min: {parts}",
-              file=sys.stderr, flush=True)
+        budget = config.minutes if progress.phase == "model" else config.board_ends_minutes
+        print(f"fit-model: {progress.phase} step {progress.steps}, {progress.seconds / 60:.1f} of {budget:g} min: "
+              f"{parts}", file=sys.stderr, flush=True)
 
     payload, progress = fit_checkpoint(checkpoint, games, config, report=report)
     out = save_checkpoint(args.out, payload)
     print(f"{out}: model fitted in {progress.steps} steps, {(time.monotonic() - started) / 60:.1f} min, on "
           f"{payload['extra']['model_fit_positions']} positions of {replay_folder}")
+    return 0
+
+
+def _detector_only(args: argparse.Namespace, checkpoint) -> int:
+    """``--detector-only``: the checkpoint's fitted board model plus an end detector."""
+    from agent.checkpoint import save_checkpoint
+    from selfplay.model_fit import add_end_detector
+
+    config = _settings(args, checkpoint)
+    started = time.monotonic()
+
+    def report(progress) -> None:
+        parts = " ".join(f"{name} {value:.4g}" for name, value in (progress.parts or {}).items())
+        print(f"fit-model: end detector step {progress.steps}, {progress.seconds / 60:.1f} of "
+              f"{config.board_ends_minutes:g} min: {parts}", file=sys.stderr, flush=True)
+
+    payload = add_end_detector(checkpoint, config, report=report)
+    out = save_checkpoint(args.out, payload)
+    extra = payload["extra"]
+    print(f"{out}: end detector trained in {extra['board_ends_steps']} steps on {extra['board_ends_examples']} "
+          f"generated positions, {(time.monotonic() - started) / 60:.1f} min")
     return 0

@@ -146,11 +146,13 @@ def _fit_model(config, out: Path, quiet: bool) -> int:
 
     def report(progress) -> None:
         if not quiet:
-            print(f"ponder train: fitting the learned model, step {progress.steps}, "
-                  f"{progress.seconds / 60:.1f} of {fit.minutes:g} min", file=sys.stderr, flush=True)
+            budget = fit.minutes if progress.phase == "model" else fit.board_ends_minutes
+            print(f"ponder train: fitting the {'learned model' if progress.phase == 'model' else progress.phase}, "
+                  f"step {progress.steps}, {progress.seconds / 60:.1f} of {budget:g} min", file=sys.stderr, flush=True)
 
     try:
-        print(f"ponder train: fitting the learned model to the network for {fit.minutes:g} min "
+        detector = f", then its end detector for {fit.board_ends_minutes:g}" if fit.board_ends_minutes > 0 else ""
+        print(f"ponder train: fitting the learned model to the network for {fit.minutes:g} min{detector} "
               f"(model_fit; h and f frozen)", flush=True)
         fitted = fit_run(out, fit, report=report, should_stop=lambda: bool(interrupted))
     finally:

@@ -151,7 +151,10 @@ def test_model_parameters_are_g_and_the_heads(network):
                                            ({"batch": 0}, "batch"), ({"precision": "fp16"}, "precision"),
                                            ({"dynamics": "pixels"}, "dynamics"),
                                            ({"board_ends": True, "dynamics": "latent"}, "board_ends"),
-                                           ({"board_ends_learning_rate": 0}, "board_ends_learning_rate")])
+                                           ({"board_ends_learning_rate": 0}, "board_ends_learning_rate"),
+                                           ({"board_ends_minutes": 1.0}, "board_ends = true"),
+                                           ({"board_ends_minutes": -1.0, "board_ends": True}, "board_ends_minutes"),
+                                           ({"board_ends_examples": 0}, "board_ends_examples")])
 def test_bad_fit_settings_are_refused(values, words):
     with pytest.raises(ValueError, match=words):
         ModelFitConfig(**values)
@@ -185,6 +188,33 @@ def test_fit_model_makes_an_agent_that_searches_its_learned_model(rules_run, tmp
     match = ponder("arena", "--game", "tictactoe", "--a", f"agent:{out}:4", "--b", "random", "--games", "2",
                    "--workers", "1", "--json")
     assert match.returncode == 0, match.stderr[-2000:]
+
+
+def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_rest(rules_run, tmp_path):
+    from agent.checkpoint import load_checkpoint
+
+    fitted = tmp_path / "fitted.pt"
+    done = ponder("fit-model", str(rules_run), "--out", str(fitted), "--minutes", "0.03", "--threads", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = tmp_path / "detector.pt"
+    done = ponder("fit-model", str(fitted), "--detector-only", "--minutes", "0.05", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    source, with_detector = load_checkpoint(fitted), load_checkpoint(out)
+    assert with_detector.network_config["board_ends"] and with_detector.extra["board_ends_steps"] > 0
+    assert with_detector.config["model_fit"]["board_ends_minutes"] == 0.05
+    assert with_detector.extra["model_fit_steps"] == source.extra["model_fit_steps"]
+    for name, tensor in source.model.items():                   # g, the heads, h and f as they were
+        assert torch.equal(with_detector.model[name], tensor), name
+    agent = Agent.load(out)
+    assert agent.network.board_ends is not None and agent.learned_model_trained
+    match = ponder("arena", "--game", "tictactoe", "--a", f"agent:{out}:4", "--b", "random", "--games", "2",
+                   "--workers", "1", "--json")
+    assert match.returncode == 0, match.stderr[-2000:]
+    # an unfitted model has no planes to read: one line, exit 2, nothing written
+    refused = ponder("fit-model", str(rules_run), "--detector-only", "--minutes", "0.05", "--out",
+                     str(tmp_path / "x.pt"))
+    assert refused.returncode == 2 and "fit the model first" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
 
 
 def test_a_recipe_fit_phase_runs_after_self_play_and_once(tmp_path):

@@ -1,0 +1,82 @@
+"""The end detector trained alone on positions the rules generate (`selfplay.end_detector`)."""
+import numpy as np
+import pytest
+import torch
+
+from agent.config import NetworkConfig
+from agent.networks import MuZeroNetwork
+from envs import get_game
+from envs.game import END_DRAW, END_NONE, END_WIN
+from selfplay.end_detector import _avoiding_move, fit_end_detector, generate_end_examples
+
+LINES = [[(r, c) for c in range(3)] for r in range(3)] + [[(r, c) for r in range(3)] for c in range(3)] \
+    + [[(i, i) for i in range(3)], [(i, 2 - i) for i in range(3)]]
+
+
+def tictactoe_class(planes: np.ndarray) -> int:
+    """An independent reading of a tic-tac-toe position after a move: the mover's stones are
+    plane 1 (the player to move next owns plane 0)."""
+    mover = planes[1]
+    if any(all(mover[r, c] for r, c in line) for line in LINES):
+        return END_WIN
+    return END_DRAW if (planes[0] + planes[1]).sum() == 9 else END_NONE
+
+
+def test_generated_examples_carry_the_rules_labels():
+    game = get_game("tictactoe")
+    examples = generate_end_examples(game, 3000, np.random.default_rng(0))
+    assert len(examples) >= 3000 and examples.planes.dtype == np.uint8
+    assert examples.planes.shape[1:] == game.observation_shape
+    assert {END_NONE, END_WIN, END_DRAW} <= set(examples.classes.tolist())
+    independent = np.array([tictactoe_class(planes) for planes in examples.planes])
+    assert (independent == examples.classes).all()
+    assert set(examples.ended.tolist()) == set(np.flatnonzero(examples.classes != END_NONE).tolist())
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect_four"])
+def test_an_avoiding_move_neither_ends_the_game_nor_hands_over_a_win_when_it_can(name):
+    game, rng = get_game(name), np.random.default_rng(1)
+    checked = 0
+    for _ in range(30):
+        state = game.initial_state()
+        while not state.is_terminal():
+            legal = state.legal_actions()
+            safe = [a for a in legal if not state.play(a).is_terminal() and not state.play(a).winning_actions()]
+            action = _avoiding_move(state, legal, rng)
+            assert action in legal and (action in safe or not safe)
+            checked += bool(safe)
+            state = state.play(int(rng.choice(legal)))
+    assert checked > 20
+
+
+def test_the_detector_alone_learns_tictactoe_ends_and_nothing_else_moves(one_torch_thread):
+    """800 steps on generated positions (precision and recall 1.0 on fresh ones when written)."""
+    game = get_game("tictactoe")
+    torch.manual_seed(0)
+    network = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1,
+                                                prediction_blocks=1, head_hidden=16, action_heads=True,
+                                                dynamics="board", board_ends=True, board_ends_kernel=3))
+    before = {name: tensor.clone() for name, tensor in network.state_dict().items()}
+    progress = fit_end_detector(network, game, steps=800, examples=10_000, learning_rate=1e-2,
+                                symmetries="dihedral", batch=256)
+    assert progress.steps == 800 and progress.examples >= 10_000 and np.isfinite(progress.loss)
+    for name, tensor in network.state_dict().items():
+        assert torch.equal(tensor, before[name]) != name.startswith("board_ends."), name
+    fresh = generate_end_examples(game, 5000, np.random.default_rng(99))
+    with torch.no_grad():
+        logits = network.board_ends(torch.from_numpy(fresh.planes.astype(np.float32)))
+    predicted = torch.softmax(logits, -1).argmax(-1).numpy()
+    real_end, read_end = fresh.classes != END_NONE, predicted != END_NONE
+    found = (real_end & read_end & (predicted == fresh.classes)).sum()
+    assert found / real_end.sum() > 0.95 and found / read_end.sum() > 0.95
+
+
+def test_the_detector_fit_needs_a_detector_and_one_budget():
+    game = get_game("tictactoe")
+    plain = MuZeroNetwork(game, NetworkConfig(channels=8, action_heads=True, dynamics="board"))
+    with pytest.raises(ValueError, match="no end detector"):
+        fit_end_detector(plain, game, steps=1, examples=10, learning_rate=1e-3)
+    with_detector = MuZeroNetwork(game, NetworkConfig(channels=8, action_heads=True, dynamics="board",
+                                                      board_ends=True, board_ends_kernel=3))
+    with pytest.raises(ValueError, match="not both"):
+        fit_end_detector(with_detector, game, steps=1, minutes=1.0, examples=10, learning_rate=1e-3)
