@@ -74,21 +74,22 @@ def _avoiding_move(state: State, legal: list[int], rng: np.random.Generator) -> 
 
 
 def generate_end_examples(game: Game, count: int, rng: np.random.Generator,
-                          seconds: float | None = None) -> EndExamples:
-    """About ``count`` examples (fewer if ``seconds`` run out first), from whole games."""
+                          seconds: float | None = None, avoiding: float = AVOIDING_GAMES) -> EndExamples:
+    """About ``count`` examples (fewer if ``seconds`` run out first), from whole games, a
+    share ``avoiding`` of them threat-avoiding."""
     planes: list[np.ndarray] = []
     classes: list[int] = []
     deadline = None if seconds is None else time.monotonic() + seconds
     while len(classes) < count and (deadline is None or time.monotonic() < deadline):
         state = game.initial_state()
-        avoiding = rng.random() < AVOIDING_GAMES
+        avoids = rng.random() < avoiding
         while not state.is_terminal():
             legal = state.legal_actions()
             for action in legal:
                 after = state.play(action)
                 planes.append(after.planes())
                 classes.append(end_code(mover_reward(after, state.to_play), after.is_terminal()))
-            if avoiding and rng.random() >= RANDOM_MOVES:
+            if avoids and rng.random() >= RANDOM_MOVES:
                 action = _avoiding_move(state, legal, rng)
             else:
                 action = int(legal[rng.integers(len(legal))])
@@ -138,7 +139,7 @@ def _batch(examples: EndExamples, ended: np.ndarray, size: int, permutations: li
 
 def fit_end_detector(network, game: Game, *, minutes: float | None = None, steps: int | None = None,
                      examples: int, learning_rate: float, symmetries: str = "none", batch: int = 512,
-                     seed: int = 0, report: Callable[[DetectorProgress], None] | None = None,
+                     avoiding: float = AVOIDING_GAMES, seed: int = 0, report: Callable[[DetectorProgress], None] | None = None,
                      report_every: int = 500, should_stop: Callable[[], bool] | None = None) -> DetectorProgress:
     """Train ``network.board_ends`` alone (in place) on generated positions.
 
@@ -157,7 +158,8 @@ def fit_end_detector(network, game: Game, *, minutes: float | None = None, steps
     torch.manual_seed(seed)
     started = time.monotonic()
     budget = None if minutes is None else minutes * 60.0
-    pool = generate_end_examples(game, examples, rng, seconds=None if budget is None else budget / 2)
+    pool = generate_end_examples(game, examples, rng, seconds=None if budget is None else budget / 2,
+                                 avoiding=avoiding)
     _, _, height, width = pool.planes.shape
     permutations = symmetry_permutations(symmetries, height, width)
     ended = pool.ended

@@ -80,3 +80,13 @@ def test_the_detector_fit_needs_a_detector_and_one_budget():
                                                       board_ends=True, board_ends_kernel=3))
     with pytest.raises(ValueError, match="not both"):
         fit_end_detector(with_detector, game, steps=1, minutes=1.0, examples=10, learning_rate=1e-3)
+
+
+def test_the_data_comparison_script_prints_a_row_per_setting(capsys, one_torch_thread):
+    from scripts.end_detector_data import main
+
+    assert main(["--examples", "1500", "--avoiding", "0,1", "--steps", "3", "--positions", "1"]) == 0
+    table = capsys.readouterr().out.strip().splitlines()
+    assert table[0].startswith("| examples |") and len(table) == 4
+    assert "| 0% |" in table[2] and "| 100% |" in table[3]
+    assert main(["--examples", "many"]) == 2

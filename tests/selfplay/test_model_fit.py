@@ -217,6 +217,22 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
     assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
 
 
+def test_a_fit_with_board_ends_minutes_trains_the_detector_alone_after_g(rules_run):
+    from agent.checkpoint import load_checkpoint
+    from selfplay.model_fit import fit_checkpoint, load_replay_games
+
+    config = ModelFitConfig(minutes=0.02, batch=16, threads=1, board_ends=True, board_ends_minutes=0.02,
+                            board_ends_examples=2000)
+    phases = []
+    payload, progress = fit_checkpoint(load_checkpoint(rules_run / "checkpoints" / "latest.pt"),
+                                       load_replay_games(rules_run), config, report=lambda p: phases.append(p.phase))
+    extra = payload["extra"]
+    assert progress.steps > 0 and extra["model_fit_steps"] == progress.steps
+    assert extra["board_ends_steps"] > 0 and extra["board_ends_examples"] >= 2000
+    assert payload["network_config"]["board_ends"] and payload["config"]["model_fit"]["board_ends_minutes"] == 0.02
+    assert set(phases) <= {"model", "end detector"}
+
+
 def test_a_recipe_fit_phase_runs_after_self_play_and_once(tmp_path):
     from agent.checkpoint import load_checkpoint
 
