@@ -36,6 +36,7 @@ AVOIDING_GAMES = 0.5        # share of games whose moves avoid ending the game
 RANDOM_MOVES = 0.1          # in those, share of moves drawn uniformly all the same
 ENDED_SHARE = 0.25          # share of each batch drawn from positions where the game ended
 DETECTOR_LEARNING_RATE = 3e-3   # Adam's, decayed by a cosine to 0 (measured on Connect Four)
+CHUNK = 65_536              # positions between compactions while generating
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,12 @@ def generate_end_examples(game: Game, count: int, rng: np.random.Generator,
     share ``avoiding`` of them threat-avoiding."""
     planes: list[np.ndarray] = []
     classes: list[int] = []
+    chunks: list[np.ndarray] = []     # planes stacked every CHUNK positions, uint8 where 0/1
     deadline = None if seconds is None else time.monotonic() + seconds
     while len(classes) < count and (deadline is None or time.monotonic() < deadline):
+        if len(planes) >= CHUNK:
+            chunks.append(_compact(planes))
+            planes = []
         state = game.initial_state()
         avoids = rng.random() < avoiding
         while not state.is_terminal():
@@ -96,10 +101,18 @@ def generate_end_examples(game: Game, count: int, rng: np.random.Generator,
             state = state.play(action)
     if not classes:
         raise ValueError("no end examples were generated: give the generator more time")
-    stacked = np.stack(planes)
-    binary = bool(np.isin(stacked, (0.0, 1.0)).all())
-    return EndExamples(planes=stacked.astype(np.uint8 if binary else np.float32),
+    if planes:
+        chunks.append(_compact(planes))
+    binary = all(chunk.dtype == np.uint8 for chunk in chunks)
+    return EndExamples(planes=np.concatenate([chunk if binary else chunk.astype(np.float32) for chunk in chunks]),
                        classes=np.asarray(classes, dtype=np.int64))
+
+
+def _compact(planes: list[np.ndarray]) -> np.ndarray:
+    """The positions' planes as one array: uint8 when all are 0/1 (a quarter of float32's
+    memory, which a pool of millions needs), else float32."""
+    stacked = np.stack(planes)
+    return stacked.astype(np.uint8) if np.isin(stacked, (0.0, 1.0)).all() else stacked.astype(np.float32)
 
 
 @dataclass

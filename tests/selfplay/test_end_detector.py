@@ -90,3 +90,14 @@ def test_the_data_comparison_script_prints_a_row_per_setting(capsys, one_torch_t
     assert table[0].startswith("| examples |") and len(table) == 4
     assert "| 0% |" in table[2] and "| 100% |" in table[3]
     assert main(["--examples", "many"]) == 2
+
+
+def test_generating_in_chunks_gives_the_same_pool(monkeypatch):
+    import selfplay.end_detector as end_detector
+
+    game = get_game("tictactoe")
+    whole = generate_end_examples(game, 2000, np.random.default_rng(4))
+    monkeypatch.setattr(end_detector, "CHUNK", 300)
+    chunked = generate_end_examples(game, 2000, np.random.default_rng(4))
+    assert chunked.planes.dtype == np.uint8 and np.array_equal(chunked.planes, whole.planes)
+    assert np.array_equal(chunked.classes, whole.classes)
