@@ -25,7 +25,6 @@ def pons_replies(positions: int, seed: int):
     """(root planes, first move, reply, planes after both, `END_*` class of the reply) of every
     legal reply two plies into ``positions`` positions of each Pons set."""
     from envs import get_game
-    from envs.game import END_NONE, end_code, mover_reward
     from selfplay.accuracy import load_pons_sets, sample_rows
 
     game = get_game("connect_four")
@@ -37,14 +36,14 @@ def pons_replies(positions: int, seed: int):
                 child = state.play(first)
                 if child.is_terminal():
                     continue
+                codes = child.action_ends()
                 for reply in child.legal_actions():
                     grandchild = child.play(reply)
                     roots.append(state.planes())
                     firsts.append(first)
                     replies.append(reply)
                     after.append(grandchild.planes())
-                    classes.append(end_code(mover_reward(grandchild, child.to_play), grandchild.is_terminal())
-                                   if grandchild.is_terminal() else END_NONE)
+                    classes.append(int(codes[reply]))
     return (np.stack(roots), np.array(firsts), np.array(replies), np.stack(after).astype(np.float32),
             np.array(classes))
 

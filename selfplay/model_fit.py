@@ -208,8 +208,10 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         progress.seconds = time.monotonic() - start
         if report is not None and progress.steps % report_every == 0:
             if probe is not None:
+                # a detector that trains later, on its own, is not read here
                 progress.parts = {**parts, **{f"probe_{name}": value
-                                              for name, value in board_fit_fidelity(network, probe).items()}}
+                                              for name, value in board_fit_fidelity(network, probe).items()
+                                              if joint_detector or not name.startswith("ends_")}}
                 set_fit_modes(network)
             report(progress)
     for parameter in network.parameters():
@@ -351,8 +353,11 @@ def add_end_detector(checkpoint, config: ModelFitConfig, report: Callable[[FitPr
                                                        report, steps=steps)}
     run_config = {name: (dict(section) if isinstance(section, dict) else section)
                   for name, section in checkpoint.config.items()}
-    section = dict(run_config.get("model_fit") or {}) if isinstance(run_config.get("model_fit"), dict) else {}
-    run_config["model_fit"] = {**section, "board_ends": True, "board_ends_minutes": config.board_ends_minutes,
+    # the fit's own settings stay as they were (a checkpoint is data: a malformed section is
+    # dropped, not trusted); only the detector's are added
+    fit_section = run_config.get("model_fit")
+    run_config["model_fit"] = {**(fit_section if isinstance(fit_section, dict) else {}), "board_ends": True,
+                               "board_ends_minutes": config.board_ends_minutes,
                                "board_ends_examples": config.board_ends_examples}
     return make_payload(network, game, config=run_config, step=checkpoint.step, extra=extra)
 

@@ -49,6 +49,9 @@ def _settings(args: argparse.Namespace, checkpoint):
     if args.detector_only:
         if args.minutes is None:
             raise UsageError("give --minutes: the end detector's budget")
+        if args.replay is not None or args.dynamics is not None:
+            raise UsageError("--detector-only keeps the fitted model and reads no replay: "
+                             "leave out --replay and --dynamics")
         values.update(board_ends=True, board_ends_minutes=args.minutes)
     try:
         config = ModelFitConfig(**{**dataclasses.asdict(ModelFitConfig()), **values})

@@ -111,6 +111,12 @@ def symmetry_actions(kind: str, cells: np.ndarray, height: int, width: int, num_
     raise ValueError(f"{kind} symmetries need one action per cell (and at most a trailing pass) or per column")
 
 
+def permute_cells(planes: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``planes [..., H, W]`` with their cells permuted by ``cells`` (`symmetry_permutations`)."""
+    height, width = planes.shape[-2:]
+    return planes.reshape(*planes.shape[:-2], height * width)[..., cells].reshape(planes.shape)
+
+
 def symmetry_permutations(kind: str, height: int, width: int) -> list[np.ndarray]:
     """Cell permutations of the board symmetries: ``new_flat = old_flat[perm]`` for each one.
 
@@ -371,12 +377,9 @@ class Replay:
             selected = np.flatnonzero(chosen == index)
             if index == 0 or selected.size == 0:
                 continue
-            flat = observations[selected].reshape(selected.size, channels, height * width)
-            observations[selected] = flat[:, :, cells].reshape(selected.size, channels, height, width)
+            observations[selected] = permute_cells(observations[selected], cells)
             if target_observations is not None:
-                later = target_observations[selected]
-                flat_later = later.reshape(*later.shape[:3], height * width)
-                target_observations[selected] = flat_later[..., cells].reshape(later.shape)
+                target_observations[selected] = permute_cells(target_observations[selected], cells)
             action_cells = symmetry_actions(self.symmetries, cells, height, width, num_actions)
             inverse = np.empty_like(action_cells)
             inverse[action_cells] = np.arange(action_cells.shape[0])

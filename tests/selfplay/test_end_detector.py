@@ -42,7 +42,7 @@ def test_an_avoiding_move_neither_ends_the_game_nor_hands_over_a_win_when_it_can
         while not state.is_terminal():
             legal = state.legal_actions()
             safe = [a for a in legal if not state.play(a).is_terminal() and not state.play(a).winning_actions()]
-            action = _avoiding_move(state, legal, rng)
+            action = _avoiding_move([(a, state.play(a)) for a in legal], rng)
             assert action in legal and (action in safe or not safe)
             checked += bool(safe)
             state = state.play(int(rng.choice(legal)))

@@ -197,11 +197,11 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
     done = ponder("fit-model", str(rules_run), "--out", str(fitted), "--minutes", "0.03", "--threads", "1")
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "detector.pt"
-    done = ponder("fit-model", str(fitted), "--detector-only", "--minutes", "0.05", "--out", str(out))
+    done = ponder("fit-model", str(fitted), "--detector-only", "--minutes", "0.2", "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     source, with_detector = load_checkpoint(fitted), load_checkpoint(out)
     assert with_detector.network_config["board_ends"] and with_detector.extra["board_ends_steps"] > 0
-    assert with_detector.config["model_fit"]["board_ends_minutes"] == 0.05
+    assert with_detector.config["model_fit"]["board_ends_minutes"] == 0.2
     assert with_detector.extra["model_fit_steps"] == source.extra["model_fit_steps"]
     for name, tensor in source.model.items():                   # g, the heads, h and f as they were
         assert torch.equal(with_detector.model[name], tensor), name
@@ -214,6 +214,11 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
     refused = ponder("fit-model", str(rules_run), "--detector-only", "--minutes", "0.05", "--out",
                      str(tmp_path / "x.pt"))
     assert refused.returncode == 2 and "fit the model first" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
+    # flags that mean nothing here are refused, not ignored
+    refused = ponder("fit-model", str(fitted), "--detector-only", "--minutes", "0.05", "--replay", str(rules_run),
+                     "--out", str(tmp_path / "x.pt"))
+    assert refused.returncode == 2 and "--replay" in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
 
 
