@@ -75,13 +75,15 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
-def sample(trainer_pid: int, run: Path, started: float) -> dict:
-    """One sample: seconds since start, KiB resident per process (by role), bytes on disk."""
+def sample(trainer_pid: int | None, run: Path, started: float) -> dict:
+    """One sample: seconds since start, KiB resident per process (by role), bytes on disk.
+    With no pid (the trainer has ended) only the disk is read: the run as it was left, final
+    checkpoint included, which the last sample taken while it ran can miss."""
     from selfplay.processes import descendants_of, resident_kib
 
-    memory = {"trainer": resident_kib(trainer_pid) or 0}
+    memory = {} if trainer_pid is None else {"trainer": resident_kib(trainer_pid) or 0}
     helpers = 0
-    for pid in sorted(descendants_of(trainer_pid)):
+    for pid in sorted(descendants_of(trainer_pid)) if trainer_pid is not None else []:
         rss = resident_kib(pid)
         if rss is None:
             continue
@@ -200,6 +202,7 @@ def watch_started(args: argparse.Namespace, run_dir: Path) -> list[dict]:
         trainer.send_signal(signal.SIGINT)
         trainer.wait(timeout=120)
         raise
+    samples.append(sample(None, run_dir, started))
     stderr = trainer.stderr.read() if trainer.stderr else ""
     if trainer.returncode != 0:
         raise UsageError(f"the training run failed (exit {trainer.returncode}): "
@@ -237,6 +240,8 @@ def watch_attached(pid: int, run_dir: Path, every: float, max_seconds: float | N
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if samples and not _running(pid):
+        samples.append(sample(None, run_dir, started))
     return samples
 
 

@@ -89,10 +89,9 @@ def test_attach_watches_a_run_it_did_not_start_until_that_run_ends(tmp_path):
                                 str(run_dir), "--minutes", "0.4", "--quiet", "--set", "trainer.eval_games=0"],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):                       # the run folder exists once the session has started
-            if (run_dir / "config.toml").is_file():
-                break
-            time.sleep(0.1)
+        deadline = time.monotonic() + 150          # the run folder exists once the session has started
+        while not (run_dir / "config.toml").is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)                        # (slow on a loaded machine: torch's import alone)
         watched = subprocess.run([sys.executable, "-m", "scripts.ponder", "bench", "soak", "--attach", str(trainer.pid),
                                   "--run", str(run_dir), "--every", "1", "--warmup", "0", "--out", str(out), "--json"],
                                  cwd=REPO, capture_output=True, text=True, timeout=280)
