@@ -68,6 +68,21 @@ class Actor:
         # a generic game pays one play per legal action for each
         network_config = getattr(getattr(agent, "network", None), "config", None)
         self.record_action_ends = bool(getattr(network_config, "action_heads", False))
+        self.session = self._new_session() if config.reuse_trees else None
+
+    @staticmethod
+    def _new_session():
+        from agent.reuse import SearchSession
+
+        return SearchSession()
+
+    def new_weights(self) -> None:
+        """New weights arrived. Kept trees over the learned model are dropped: their hidden
+        states are the old network's and the new g cannot step from them. Over the rules the
+        nodes are real positions and only their values are a few learner steps old, as in any
+        game played across a weight update, so the trees stay."""
+        if self.session is not None and getattr(self.search, "model", "rules") == "learned":
+            self.session = self._new_session()
 
     def _new_game(self) -> _GameInProgress:
         state = self.game.initial_state()
@@ -101,7 +116,7 @@ class Actor:
         """One move in every game; returns the games that ended with it."""
         started = time.perf_counter()
         states = [record.state for record in self.games]
-        result = self.agent.act(states, self.search, temperature=0.0, rng=self.rng)
+        result = self.agent.act(states, self.search, temperature=0.0, rng=self.rng, session=self.session)
         self.seconds_in_search += result.seconds
         self.network_evals += int(result.network_evals)
         finished: list[GameHistory] = []

@@ -43,6 +43,10 @@ class ActorConfig:
     ``final_temperature`` afterwards (0 = the most visited move). With probability
     ``random_opening_fraction`` a game starts with ``random_opening_moves`` uniformly random
     plies (not stored as training positions) so that positions off the main line are seen.
+    ``reuse_trees`` keeps each game's search tree between its moves (`agent.reuse`; pUCT
+    only): every move still runs the search's simulations, and the subtree of the move
+    played comes on top, so the visit counts stored as policy targets rest on more search at
+    the same cost. The trees are dropped when new weights arrive.
     """
 
     num_actors: int = 1
@@ -54,6 +58,7 @@ class ActorConfig:
     random_opening_fraction: float = 0.0
     random_opening_moves: int = 0
     torch_threads: int = 1
+    reuse_trees: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,8 @@ def check_trainable(config: RunConfig) -> None:
         raise UsageError("actor.num_actors (--actors) must be >= 1")
     if config.actor.games_per_actor < 1:
         raise UsageError("actor.games_per_actor must be >= 1")
+    if config.actor.reuse_trees and config.search.root != "puct":
+        raise UsageError("actor.reuse_trees keeps pUCT trees only (search.root = gumbel starts each move afresh)")
     if config.learner.batch_size < 1:
         raise UsageError("learner.batch_size must be >= 1")
     if config.replay.capacity_positions < config.learner.batch_size:

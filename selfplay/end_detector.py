@@ -38,6 +38,8 @@ RANDOM_MOVES = 0.1          # in those, share of moves drawn uniformly all the s
 ENDED_SHARE = 0.25          # share of each batch drawn from positions where the game ended
 DETECTOR_LEARNING_RATE = 3e-3   # Adam's, decayed by a cosine to 0 (measured on Connect Four)
 CHUNK = 65_536              # positions between compactions while generating
+TRUSTED = 0.99              # precision and recall a detector must reach on fresh positions to be kept
+CHECK_POSITIONS = 20_000    # fresh positions it is checked on (about a second to generate)
 
 
 @dataclass(frozen=True)
@@ -193,3 +195,44 @@ def fit_end_detector(network, game: Game, *, minutes: float | None = None, steps
     detector.eval()
     progress.seconds = time.monotonic() - started
     return progress
+
+
+@dataclass(frozen=True)
+class DetectorCheck:
+    """How a trained detector reads positions it never saw, from fresh generated games: of
+    the ``ends`` positions where the game ended, the share it reads with the right result
+    (``recall``); of the positions it reads as ended, the share that ended with that result
+    (``precision``)."""
+
+    positions: int
+    ends: int
+    precision: float
+    recall: float
+
+    @property
+    def trusted(self) -> bool:
+        """Good enough for the learned tree to stop where it reads an end."""
+        return self.precision >= TRUSTED and self.recall >= TRUSTED
+
+    def describe(self) -> str:
+        return (f"precision {self.precision:.2%}, recall {self.recall:.2%} on {self.positions:,} fresh positions "
+                f"({self.ends:,} ended)")
+
+
+def check_end_detector(detector: torch.nn.Module, game: Game, rng: np.random.Generator,
+                       positions: int = CHECK_POSITIONS) -> DetectorCheck:
+    """Read ``positions`` fresh generated positions with ``detector`` and score its ends
+    against the rules' labels. A time-budgeted fit on a slow or busy machine can stop after
+    too few steps; this is what tells, before a search trusts it."""
+    pool = generate_end_examples(game, positions, rng)
+    predicted = np.empty(len(pool), dtype=np.int64)
+    detector.eval()
+    with torch.no_grad():
+        for start in range(0, len(pool), 4096):
+            rows = torch.from_numpy(pool.planes[start:start + 4096].astype(np.float32))
+            predicted[start:start + 4096] = detector(rows).argmax(dim=1).numpy()
+    truth = pool.classes
+    right = int(np.sum((predicted == truth) & (truth != END_NONE)))
+    read, ended = int(np.sum(predicted != END_NONE)), int(np.sum(truth != END_NONE))
+    return DetectorCheck(positions=len(pool), ends=ended, precision=right / read if read else float(ended == 0),
+                         recall=right / ended if ended else 1.0)

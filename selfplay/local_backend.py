@@ -101,6 +101,7 @@ def _actor_main(actor_id: int, config: RunConfig, weights: dict, seed_words: lis
             if latest is not None:
                 network.load_state_dict({name: torch.from_numpy(array) for name, array in latest.items()})
                 network.eval()
+                actor.new_weights()
             if generated.value >= budget.value:
                 time.sleep(0.01)
                 continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -154,12 +154,14 @@ class PathSampler:
 @dataclass
 class FitProgress:
     """Where a fit stands, for the progress callback and the checkpoint's bookkeeping:
-    ``phase`` "model" (g and the heads, `fit_network`) or "end detector" (`fit_detector_phase`)."""
+    ``phase`` "model" (g and the heads, `fit_network`) or "end detector" (`fit_detector_phase`);
+    ``note``, when set, is a one-line verdict to print instead of a progress line."""
 
     steps: int = 0
     seconds: float = 0.0
     parts: dict | None = None
     phase: str = "model"
+    note: str = ""
 
 
 def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitConfig,
@@ -308,8 +310,12 @@ def fit_detector_phase(network: MuZeroNetwork, game: Game, config: ModelFitConfi
                        report: Callable[[FitProgress], None] | None = None,
                        should_stop: Callable[[], bool] | None = None, steps: int | None = None) -> dict:
     """Train the end detector alone on positions the rules generate (`selfplay.end_detector`)
-    for ``config.board_ends_minutes`` (or ``steps``); returns the checkpoint's bookkeeping."""
-    from selfplay.end_detector import DETECTOR_LEARNING_RATE, fit_end_detector
+    for ``config.board_ends_minutes`` (or ``steps``), then check it on fresh positions; returns
+    the checkpoint's bookkeeping. A detector under `end_detector.TRUSTED` there is removed
+    from ``network`` (its search then reads the heads' ends, as without one) and the
+    bookkeeping says why: a two-hour run is not thrown away for it, nor is a detector that
+    misreads ends trusted by the learned tree."""
+    from selfplay.end_detector import DETECTOR_LEARNING_RATE, TRUSTED, check_end_detector, fit_end_detector
 
     def forward(progress) -> None:
         if report is not None:
@@ -321,8 +327,21 @@ def fit_detector_phase(network: MuZeroNetwork, game: Game, config: ModelFitConfi
                                 learning_rate=DETECTOR_LEARNING_RATE, symmetries=symmetries,
                                 seed=config.seed, report=forward, should_stop=should_stop)
     network.eval()
-    return {"board_ends_steps": detector.steps, "board_ends_examples": detector.examples,
-            "board_ends_seconds": round(detector.seconds, 1)}
+    check = check_end_detector(network.board_ends, game, np.random.default_rng([config.seed, 1]))
+    bookkeeping = {"board_ends_steps": detector.steps, "board_ends_examples": detector.examples,
+                   "board_ends_seconds": round(detector.seconds, 1), "board_ends_check_positions": check.positions,
+                   "board_ends_check_precision": round(check.precision, 5),
+                   "board_ends_check_recall": round(check.recall, 5), "board_ends_kept": check.trusted}
+    if check.trusted:
+        verdict = f"end detector kept: {check.describe()}"
+    else:
+        network.board_ends = None
+        network.config = replace(network.config, board_ends=False)
+        verdict = (f"end detector NOT kept after {detector.steps} steps: {check.describe()}, under "
+                   f"{TRUSTED:.0%}; the search reads the heads' ends (give the detector more minutes)")
+    if report is not None:
+        report(FitProgress(detector.steps, detector.seconds, phase="end detector", note=verdict))
+    return bookkeeping
 
 
 def add_end_detector(checkpoint, config: ModelFitConfig, report: Callable[[FitProgress], None] | None = None,
@@ -336,6 +355,7 @@ def add_end_detector(checkpoint, config: ModelFitConfig, report: Callable[[FitPr
     from agent.networks import GameSpec
     from envs import get_game
     from envs.errors import UsageError
+    from selfplay.end_detector import TRUSTED
 
     if checkpoint.network_config.get("dynamics") != "board" or not model_fitted(checkpoint.extra):
         raise UsageError(f"{checkpoint.path}: an end detector reads a fitted board model's planes; "
@@ -351,6 +371,10 @@ def add_end_detector(checkpoint, config: ModelFitConfig, report: Callable[[FitPr
         raise UsageError(f"{checkpoint.path}: its weights do not fit its network config")
     extra = {**checkpoint.extra, **fit_detector_phase(network, game, config, _replay_symmetries(checkpoint.config),
                                                        report, steps=steps)}
+    if not extra["board_ends_kept"]:
+        raise UsageError(f"the end detector reached precision {extra['board_ends_check_precision']:.2%}, recall "
+                         f"{extra['board_ends_check_recall']:.2%} on fresh positions after {extra['board_ends_steps']} "
+                         f"steps, under {TRUSTED:.0%}: nothing written (give it more --minutes)")
     run_config = {name: (dict(section) if isinstance(section, dict) else section)
                   for name, section in checkpoint.config.items()}
     # the fit's own settings stay as they were (a checkpoint is data: a malformed section is

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector-only", action="store_true",
                         help="keep the checkpoint's fitted board model and train only an end detector, on "
                              "positions the rules generate, for --minutes (no replay needed)")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="with --detector-only: train it for N optimizer steps instead of --minutes "
+                             "(the same work on any machine, however busy)")
+    parser.add_argument("--examples", type=int, metavar="N",
+                        help="with --detector-only: positions to generate (default: the recipe's "
+                             "model_fit.board_ends_examples)")
     parser.add_argument("--seed", type=int, help="seed of the paths and the model's initialisation")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
 
@@ -46,18 +52,24 @@ def _settings(args: argparse.Namespace, checkpoint):
     for name in ("minutes", "dynamics", "seed", "threads"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    if not args.detector_only and (args.steps is not None or args.examples is not None):
+        raise UsageError("--steps and --examples are the end detector's: give them with --detector-only")
     if args.detector_only:
-        if args.minutes is None:
-            raise UsageError("give --minutes: the end detector's budget")
+        if (args.minutes is None) == (args.steps is None):
+            raise UsageError("give the end detector's budget: --minutes or --steps (one of them)")
+        if args.steps is not None and args.steps < 1 or args.examples is not None and args.examples < 1:
+            raise UsageError("--steps and --examples must be at least 1")
         if args.replay is not None or args.dynamics is not None:
             raise UsageError("--detector-only keeps the fitted model and reads no replay: "
                              "leave out --replay and --dynamics")
-        values.update(board_ends=True, board_ends_minutes=args.minutes)
+        values.update(board_ends=True, board_ends_minutes=args.minutes or 0.0)
+        if args.examples is not None:
+            values["board_ends_examples"] = args.examples
     try:
         config = ModelFitConfig(**{**dataclasses.asdict(ModelFitConfig()), **values})
     except (TypeError, ValueError) as error:
         raise UsageError(f"model_fit settings: {error}") from None
-    if config.minutes <= 0:
+    if config.minutes <= 0 and not args.detector_only:
         raise UsageError("give --minutes (the recipe's [model_fit] minutes is 0)")
     return config
 
@@ -78,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
 
     def report(progress) -> None:
+        if progress.note:
+            print(f"fit-model: {progress.note}", file=sys.stderr, flush=True)
+            return
         parts = " ".join(f"{name} {value:.4f}" for name, value in (progress.parts or {}).items())
         budget = config.minutes if progress.phase == "model" else config.board_ends_minutes
         print(f"fit-model: {progress.phase} step {progress.steps}, {progress.seconds / 60:.1f} of {budget:g} min: "
@@ -99,13 +114,18 @@ def _detector_only(args: argparse.Namespace, checkpoint) -> int:
     started = time.monotonic()
 
     def report(progress) -> None:
+        if progress.note:       # the check's verdict: in the last line below, or the refusal
+            return
         parts = " ".join(f"{name} {value:.4g}" for name, value in (progress.parts or {}).items())
-        print(f"fit-model: end detector step {progress.steps}, {progress.seconds / 60:.1f} of "
-              f"{config.board_ends_minutes:g} min: {parts}", file=sys.stderr, flush=True)
+        budget = f"{args.steps} steps" if args.steps else f"{config.board_ends_minutes:g} min"
+        print(f"fit-model: end detector step {progress.steps}, {progress.seconds / 60:.1f} min of {budget}: {parts}",
+              file=sys.stderr, flush=True)
 
-    payload = add_end_detector(checkpoint, config, report=report)
+    payload = add_end_detector(checkpoint, config, report=report, steps=args.steps)
     out = save_checkpoint(args.out, payload)
     extra = payload["extra"]
     print(f"{out}: end detector trained in {extra['board_ends_steps']} steps on {extra['board_ends_examples']} "
-          f"generated positions, {(time.monotonic() - started) / 60:.1f} min")
+          f"generated positions, {(time.monotonic() - started) / 60:.1f} min; on "
+          f"{extra['board_ends_check_positions']:,} fresh ones precision {extra['board_ends_check_precision']:.2%}, "
+          f"recall {extra['board_ends_check_recall']:.2%}")
     return 0

@@ -172,6 +172,7 @@ class SelfPlayHost:
         if weights_version != self.weights_version:
             self._load(ray.get(weights_box[0]))
             self.weights_version = weights_version
+            self.actor.new_weights()
         finished = []
         positions = 0
         batch = len(self.actor.games)

@@ -145,7 +145,9 @@ def _fit_model(config, out: Path, quiet: bool) -> int:
     fit = config.model_fit
 
     def report(progress) -> None:
-        if not quiet:
+        if progress.note:
+            print(f"ponder train: {progress.note}", file=sys.stderr, flush=True)
+        elif not quiet:
             budget = fit.minutes if progress.phase == "model" else fit.board_ends_minutes
             print(f"ponder train: fitting the {'learned model' if progress.phase == 'model' else progress.phase}, "
                   f"step {progress.steps}, {progress.seconds / 60:.1f} of {budget:g} min", file=sys.stderr, flush=True)

@@ -101,3 +101,28 @@ def test_generating_in_chunks_gives_the_same_pool(monkeypatch):
     chunked = generate_end_examples(game, 2000, np.random.default_rng(4))
     assert chunked.planes.dtype == np.uint8 and np.array_equal(chunked.planes, whole.planes)
     assert np.array_equal(chunked.classes, whole.classes)
+
+
+def test_a_detector_is_kept_only_when_it_reads_fresh_positions_right(one_torch_thread):
+    """One step leaves the detector guessing: it is removed from the network (the search then
+    reads the heads' ends) and the bookkeeping says so; 800 steps make one that is kept."""
+    from selfplay.config import ModelFitConfig
+    from selfplay.model_fit import fit_detector_phase
+
+    game = get_game("tictactoe")
+    config = ModelFitConfig(minutes=1.0, board_ends=True, board_ends_minutes=1.0, board_ends_examples=10_000)
+    for steps, kept in ((1, False), (800, True)):
+        torch.manual_seed(0)
+        network = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1,
+                                                    prediction_blocks=1, head_hidden=16, action_heads=True,
+                                                    dynamics="board", board_ends=True, board_ends_kernel=3))
+        notes = []
+        extra = fit_detector_phase(network, game, config, "dihedral", report=lambda p: notes.append(p.note),
+                                   steps=steps)
+        assert extra["board_ends_kept"] is kept and extra["board_ends_steps"] == steps
+        assert (network.board_ends is not None) is kept and network.config.board_ends is kept
+        assert any(name.startswith("board_ends.") for name in network.state_dict()) is kept
+        precision, recall = extra["board_ends_check_precision"], extra["board_ends_check_recall"]
+        assert (min(precision, recall) >= 0.99) is kept
+        assert [note for note in notes if note] == [next(note for note in notes if note)]   # one verdict
+        assert ("NOT kept" in next(note for note in notes if note)) is not kept

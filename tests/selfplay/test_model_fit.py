@@ -197,11 +197,13 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
     done = ponder("fit-model", str(rules_run), "--out", str(fitted), "--minutes", "0.03", "--threads", "1")
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "detector.pt"
-    done = ponder("fit-model", str(fitted), "--detector-only", "--minutes", "0.2", "--out", str(out))
+    done = ponder("fit-model", str(fitted), "--detector-only", "--steps", "800", "--examples", "10000",
+                  "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "fresh ones precision" in done.stdout, done.stdout     # it was checked on positions it never saw
     source, with_detector = load_checkpoint(fitted), load_checkpoint(out)
-    assert with_detector.network_config["board_ends"] and with_detector.extra["board_ends_steps"] > 0
-    assert with_detector.config["model_fit"]["board_ends_minutes"] == 0.2
+    assert with_detector.network_config["board_ends"] and with_detector.extra["board_ends_steps"] == 800
+    assert with_detector.extra["board_ends_kept"] and with_detector.extra["board_ends_examples"] >= 10_000
     assert with_detector.extra["model_fit_steps"] == source.extra["model_fit_steps"]
     for name, tensor in source.model.items():                   # g, the heads, h and f as they were
         assert torch.equal(with_detector.model[name], tensor), name
@@ -220,6 +222,13 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
                      "--out", str(tmp_path / "x.pt"))
     assert refused.returncode == 2 and "--replay" in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
+    refused = ponder("fit-model", str(rules_run), "--steps", "5", "--out", str(tmp_path / "x.pt"))
+    assert refused.returncode == 2 and "--detector-only" in refused.stderr, refused.stderr
+    # one step trains a detector that misreads ends: refused in one line, nothing written
+    refused = ponder("fit-model", str(fitted), "--detector-only", "--steps", "1", "--examples", "2000",
+                     "--out", str(tmp_path / "x.pt"))
+    assert refused.returncode == 2 and "nothing written" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.pt").exists()
 
 
 def test_a_fit_with_board_ends_minutes_trains_the_detector_alone_after_g(rules_run):
@@ -234,7 +243,12 @@ def test_a_fit_with_board_ends_minutes_trains_the_detector_alone_after_g(rules_r
     extra = payload["extra"]
     assert progress.steps > 0 and extra["model_fit_steps"] == progress.steps
     assert extra["board_ends_steps"] > 0 and extra["board_ends_examples"] >= 2000
-    assert payload["network_config"]["board_ends"] and payload["config"]["model_fit"]["board_ends_minutes"] == 0.02
+    assert payload["config"]["model_fit"]["board_ends_minutes"] == 0.02
+    # a second of training may or may not make a detector worth trusting: the check decides,
+    # and the network written says the same as the bookkeeping
+    assert extra["board_ends_check_positions"] >= 20_000
+    assert payload["network_config"]["board_ends"] == extra["board_ends_kept"]
+    assert any(name.startswith("board_ends.") for name in payload["model"]) == extra["board_ends_kept"]
     assert set(phases) <= {"model", "end detector"}
 
 
