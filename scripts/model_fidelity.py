@@ -16,10 +16,12 @@ the end by the network's policy on both sides.
 With ``--pons-sims S`` it also searches every Pons position twice with the same network, S
 simulations over its learned model (``--root``, default puct) and over the real rules
 (``puct+rules``), and counts per set the mistakes and the mistakes that hand the opponent a
-win in one.
+win in one. ``--perfect-sims S`` does the same for tic-tac-toe over every one of its 4,520
+reachable positions, a mistake being a move that gives up the perfect-play value.
 
     python scripts/model_fidelity.py CHECKPOINT [--games 40] [--replay RUN] [--pons] [--depth 10]
                                      [--pons-sims 200] [--positions N] [--json FILE] [--markdown FILE]
+    python scripts/model_fidelity.py TICTACTOE_CHECKPOINT --games 200 --depth 6 --perfect-sims 25
 """
 from __future__ import annotations
 
@@ -100,6 +102,49 @@ def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | Non
     return results
 
 
+def perfect_blunders(agent, game, roots: list[str], sims: int) -> dict:
+    """Tic-tac-toe's every reachable position, per root: positions, moves that give up the
+    perfect-play value, and those that also hand the opponent a win in one."""
+    from agent.player import evaluation_search
+    from selfplay.accuracy import tictactoe_perfect_table
+
+    table = tictactoe_perfect_table(game)
+    states = list(table.states)
+    results: dict = {"positions": len(states)}
+    for root in roots:
+        search = evaluation_search(sims, root, agent.discount)
+        actions = np.concatenate([agent.act(states[start:start + 256], search).actions
+                                  for start in range(0, len(states), 256)])
+        mistakes = ~table.optimal[np.arange(len(states)), actions]
+        allows = 0
+        for row in np.flatnonzero(mistakes):
+            after = states[row].play(int(actions[row]))
+            allows += int(not after.is_terminal() and bool(after.winning_actions()))
+        results[root] = {"mistakes": int(mistakes.sum()), "allows_win_in_one": allows}
+    return results
+
+
+def blunder_table(title: str, sims: int, roots: list[str], rows: dict) -> list[str]:
+    """Markdown: per set (``rows``: name -> {"positions", root -> counts}) and in all, each
+    root's mistake rate with the wins in one it handed over in brackets."""
+    table = [f"## {title} searched with {sims} simulations: mistakes (allows a win in one)", "",
+             "| set | positions | " + " | ".join(roots) + " |", "|---|---|" + "---|" * len(roots)]
+    totals = {root: [0, 0] for root in roots}
+    for name, entry in rows.items():
+        cells = []
+        for root in roots:
+            totals[root][0] += entry[root]["mistakes"]
+            totals[root][1] += entry[root]["allows_win_in_one"]
+            cells.append(f"{100 * entry[root]['mistakes'] / entry['positions']:.1f}% "
+                         f"({entry[root]['allows_win_in_one']})")
+        table.append(f"| {name} | {entry['positions']} | " + " | ".join(cells) + " |")
+    if len(rows) > 1:
+        positions = sum(entry["positions"] for entry in rows.values())
+        table.append(f"| all | {positions} | " + " | ".join(
+            f"{100 * totals[root][0] / positions:.1f}% ({totals[root][1]})" for root in roots) + " |")
+    return table
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="checkpoint file or run folder")
@@ -109,7 +154,10 @@ def main() -> int:
     parser.add_argument("--pons", action="store_true", help="also unroll from every Pons position")
     parser.add_argument("--depth", type=int, default=10, help="deepest unroll (default 10)")
     parser.add_argument("--pons-sims", type=int, default=0, help="search each Pons position with S sims (0 skips)")
-    parser.add_argument("--root", default="puct", help="learned-model root for --pons-sims (default puct)")
+    parser.add_argument("--perfect-sims", type=int, default=0,
+                        help="tic-tac-toe: search every reachable position with S sims (0 skips)")
+    parser.add_argument("--root", default="puct",
+                        help="learned-model root for --pons-sims and --perfect-sims (default puct)")
     parser.add_argument("--positions", type=int, help="Pons positions per set (default all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -125,12 +173,14 @@ def main() -> int:
 
     torch.set_num_threads(1)
     try:
-        if args.depth < 1 or args.games < 0 or args.pons_sims < 0:
-            raise UsageError("--depth must be >= 1, --games and --pons-sims >= 0")
+        if args.depth < 1 or args.games < 0 or args.pons_sims < 0 or args.perfect_sims < 0:
+            raise UsageError("--depth must be >= 1, --games, --pons-sims and --perfect-sims >= 0")
         agent = Agent.load(args.checkpoint)
         game = agent.game
         if (args.pons or args.pons_sims) and game.name != "connect_four":
             raise UsageError(f"--pons and --pons-sims need a Connect Four checkpoint, not {game.name}")
+        if args.perfect_sims and game.name != "tictactoe":
+            raise UsageError(f"--perfect-sims needs a tic-tac-toe checkpoint, not {game.name}")
         sources: dict[str, tuple[list, list | None]] = {}
         if args.games:
             sources[f"policy vs random ({args.games} games)"] = (
@@ -162,20 +212,14 @@ def main() -> int:
         roots = [args.root, "puct+rules"]
         blunders = pons_blunders(agent, game, roots, args.pons_sims, args.positions, args.seed)
         results["pons_search"] = {"sims": args.pons_sims, "sets": blunders}
-        table = [f"## Pons positions searched with {args.pons_sims} simulations: mistakes (allows a win in one)", "",
-                 "| set | positions | " + " | ".join(roots) + " |", "|---|---|" + "---|" * len(roots)]
-        totals = {root: [0, 0] for root in roots}
-        for title, entry in blunders.items():
-            cells = []
-            for root in roots:
-                totals[root][0] += entry[root]["mistakes"]
-                totals[root][1] += entry[root]["allows_win_in_one"]
-                cells.append(f"{100 * entry[root]['mistakes'] / entry['positions']:.1f}% "
-                             f"({entry[root]['allows_win_in_one']})")
-            table.append(f"| {title} | {entry['positions']} | " + " | ".join(cells) + " |")
-        positions = sum(entry["positions"] for entry in blunders.values())
-        table.append(f"| all | {positions} | " + " | ".join(
-            f"{100 * totals[root][0] / positions:.1f}% ({totals[root][1]})" for root in roots) + " |")
+        table = blunder_table("Pons positions", args.pons_sims, roots, blunders)
+        lines += table + [""]
+        print("\n".join(table), flush=True)
+    if args.perfect_sims:
+        roots = [args.root, "puct+rules"]
+        blunders = perfect_blunders(agent, game, roots, args.perfect_sims)
+        results["perfect_search"] = {"sims": args.perfect_sims, **blunders}
+        table = blunder_table("Every tic-tac-toe position", args.perfect_sims, roots, {"all": blunders})
         lines += table + [""]
         print("\n".join(table), flush=True)
     results["seconds"] = round(time.perf_counter() - started, 1)

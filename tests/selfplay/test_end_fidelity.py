@@ -81,7 +81,16 @@ def test_the_diagnostic_script_reports_by_depth_and_refuses_bad_input(tmp_path):
     table = next(iter(results["fidelity"].values()))
     assert table["depths"] == [0, 1, 2] and len(table["ends"]) == 3
     assert "| k | pairs |" in run.stdout
+    # every tic-tac-toe position searched both ways: counted against perfect play
+    run = _script("agent/pretrained/tictactoe.pt", "--games", "0", "--perfect-sims", "4", "--json", str(out))
+    assert run.returncode == 0, run.stderr[-2000:]
+    search = json.loads(out.read_text())["perfect_search"]
+    assert search["sims"] == 4 and search["positions"] == 4520
+    for root in ("puct", "puct+rules"):
+        assert 0 <= search[root]["allows_win_in_one"] <= search[root]["mistakes"] < 4520 / 10
+    assert "Every tic-tac-toe position searched with 4 simulations" in run.stdout
     for bad in (["agent/pretrained/tictactoe.pt", "--pons"], ["agent/pretrained/tictactoe.pt", "--depth", "0"],
+                ["agent/pretrained/connect_four.pt", "--games", "0", "--perfect-sims", "4"],
                 [str(tmp_path / "missing.pt")]):
         refused = _script(*bad)
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
