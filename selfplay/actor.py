@@ -7,6 +7,11 @@ pUCT; the Sequential Halving choice for Gumbel, whose Gumbel noise already explo
 records the position and, when a game ends, returns its `GameHistory` and starts a new
 game in that slot. A plain class (no processes, no queues), so the local trainer and a
 Ray backend host it alike.
+
+Two options change what a move's search costs and stores (`ActorConfig`): ``reuse_trees``
+keeps each game's tree between its moves, and ``fast_fraction`` searches a random share of
+the moves with ``fast_simulations`` only, storing them without a policy target (KataGo's
+playout-cap randomisation).
 """
 from __future__ import annotations
 
@@ -36,6 +41,16 @@ class _GameInProgress:
     branch_actions: list = field(default_factory=list)
     branch_legal: list = field(default_factory=list)
     branch_ends: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """The parts of two `ActResult`s (full and fast searches) that a move needs, by game."""
+
+    actions: np.ndarray
+    visit_counts: np.ndarray
+    policy: np.ndarray
+    root_value: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -116,9 +131,9 @@ class Actor:
         """One move in every game; returns the games that ended with it."""
         started = time.perf_counter()
         states = [record.state for record in self.games]
-        result = self.agent.act(states, self.search, temperature=0.0, rng=self.rng, session=self.session)
-        self.seconds_in_search += result.seconds
-        self.network_evals += int(result.network_evals)
+        fast = (self.rng.random(len(states)) < self.config.fast_fraction) if self.config.fast_fraction > 0 \
+            else np.zeros(len(states), dtype=bool)
+        result = self._search(states, fast)
         finished: list[GameHistory] = []
         for slot, record in enumerate(self.games):
             state = record.state
@@ -127,7 +142,9 @@ class Actor:
             record.observations.append(state.planes())
             record.actions.append(action)
             record.to_play.append(state.to_play)
-            record.policies.append(np.asarray(result.policy[slot], dtype=np.float32))
+            # a fast search's visits are no policy target: zeros, which the cross-entropy ignores
+            record.policies.append(np.zeros_like(result.policy[slot], dtype=np.float32) if fast[slot]
+                                   else np.asarray(result.policy[slot], dtype=np.float32))
             record.root_values.append(float(result.root_value[slot]))
             record.legal_masks.append(state.legal_mask())
             if self.record_action_ends:
@@ -141,6 +158,34 @@ class Actor:
         self.finished_games += len(finished)
         self.seconds_total += time.perf_counter() - started
         return finished
+
+    def _search(self, states: list, fast: np.ndarray):
+        """One `ActResult` for ``states``: the rows where ``fast`` is set searched with
+        ``fast_simulations`` and no root noise, the others with the full search."""
+        full_rows, fast_rows = np.flatnonzero(~fast), np.flatnonzero(fast)
+        parts = []
+        for rows, search in ((full_rows, self.search), (fast_rows, self._fast_search())):
+            if rows.size:
+                part = self.agent.act([states[row] for row in rows], search, temperature=0.0, rng=self.rng,
+                                      session=self.session)
+                self.seconds_in_search += part.seconds
+                self.network_evals += int(part.network_evals)
+                parts.append((rows, part))
+        if len(parts) == 1:
+            return parts[0][1]
+        merged = {}
+        for name in ("actions", "visit_counts", "policy", "root_value"):
+            first = getattr(parts[0][1], name)
+            merged[name] = np.empty((len(states), *first.shape[1:]), dtype=first.dtype)
+            for rows, part in parts:
+                merged[name][rows] = getattr(part, name)
+        return _Merged(**merged)
+
+    def _fast_search(self):
+        import dataclasses
+
+        return dataclasses.replace(self.search, num_simulations=self.config.fast_simulations,
+                                   dirichlet_fraction=0.0, gumbel_noise=False) if self.config.fast_fraction > 0 else None
 
     def _record_branch(self, record: _GameInProgress, state, played: int) -> None:
         """The labels one step off the game: a uniformly random other legal move's position,

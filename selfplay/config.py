@@ -47,6 +47,11 @@ class ActorConfig:
     only): every move still runs the search's simulations, and the subtree of the move
     played comes on top, so the visit counts stored as policy targets rest on more search at
     the same cost. The trees are dropped when new weights arrive.
+    ``fast_fraction`` > 0 is KataGo's playout-cap randomisation: that share of moves (drawn
+    per game and move) is searched with ``fast_simulations`` only, without root noise, and
+    stored without a policy target (an all-zero policy, which the loss's cross-entropy
+    ignores); the game's outcome still makes every position a value target. More games
+    for the same compute, policy targets only from full searches.
     """
 
     num_actors: int = 1
@@ -59,6 +64,8 @@ class ActorConfig:
     random_opening_moves: int = 0
     torch_threads: int = 1
     reuse_trees: bool = False
+    fast_fraction: float = 0.0
+    fast_simulations: int = 0
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,14 @@ def check_trainable(config: RunConfig) -> None:
         raise UsageError("actor.num_actors (--actors) must be >= 1")
     if config.actor.games_per_actor < 1:
         raise UsageError("actor.games_per_actor must be >= 1")
+    if not 0.0 <= config.actor.fast_fraction < 1.0:
+        raise UsageError("actor.fast_fraction must be in [0, 1)")
+    if config.actor.fast_fraction > 0 and not 1 <= config.actor.fast_simulations < config.search.num_simulations:
+        raise UsageError(f"actor.fast_simulations must be from 1 to below search.num_simulations "
+                         f"({config.search.num_simulations}) when actor.fast_fraction > 0")
+    if config.actor.fast_fraction > 0 and config.actor.reuse_trees:
+        raise UsageError("actor.fast_fraction and actor.reuse_trees do not combine (a kept tree would be "
+                         "searched with either budget)")
     if config.actor.reuse_trees and config.search.root != "puct":
         raise UsageError("actor.reuse_trees keeps pUCT trees only (search.root = gumbel starts each move afresh)")
     if config.learner.batch_size < 1:

@@ -87,7 +87,7 @@ class FinishedGame:
     length: positions stored in replay; plies: moves played, the random opening included;
     first_player_result: +1 / 0 / -1 for the first player; first_root_value: the search
     value of the first stored position; policy_entropy: the mean entropy of the search
-    policies (nats).
+    policies stored as targets (nats; nan when none was).
     """
 
     length: int
@@ -104,9 +104,10 @@ class FinishedGame:
         result = 0.0 if reward == 0.0 else (reward if mover == 0 else -reward)
         policies = np.asarray(game.policies, dtype=np.float64)
         entropy = -(policies * np.log(np.clip(policies, 1e-12, None))).sum(axis=1)
+        targets = policies.sum(axis=1) > 0     # fast searches (actor.fast_fraction) store no policy
         return cls(length=int(game.length), plies=int(game.length + game.opening.shape[0]),
                    first_player_result=result, first_root_value=float(game.root_values[0]),
-                   policy_entropy=float(entropy.mean()))
+                   policy_entropy=float(entropy[targets].mean()) if targets.any() else float("nan"))
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,9 @@ class TrainingMonitor:
             writer.add_scalar("selfplay/outcome_draws", float(np.mean(results == 0)), step)
             writer.add_scalar("selfplay/root_value_first_position",
                               float(np.mean([game.first_root_value for game in games])), step)
-            writer.add_scalar("selfplay/policy_entropy", float(np.mean([game.policy_entropy for game in games])), step)
+            entropies = [game.policy_entropy for game in games if game.policy_entropy == game.policy_entropy]
+            if entropies:                      # (nan: a game whose every move was a fast search)
+                writer.add_scalar("selfplay/policy_entropy", float(np.mean(entropies)), step)
         total = sum(stats["seconds_total"] for stats in self.actor_stats.values())
         if total > 0:
             search = sum(stats["seconds_in_search"] for stats in self.actor_stats.values())

@@ -63,3 +63,40 @@ def test_reuse_with_a_gumbel_root_is_refused_naming_the_key():
                                  search=dataclasses.replace(config.search, root="gumbel"))
     with pytest.raises(UsageError, match="actor.reuse_trees"):
         check_trainable(config)
+
+
+def test_fast_searches_store_no_policy_target_and_cost_fewer_evaluations(one_torch_thread):
+    """Playout-cap randomisation: about ``fast_fraction`` of the stored positions carry an
+    all-zero policy (no target), the rest a distribution; the network is called less."""
+    def play(fraction: float) -> tuple[list, int]:
+        actor = _actor(reuse=False)
+        actor.config = dataclasses.replace(actor.config, fast_fraction=fraction, fast_simulations=2)
+        games = []
+        for _ in range(40):
+            games.extend(actor.play_move())
+        return games, actor.network_evals
+
+    games, evals = play(0.75)
+    full_games, full_evals = play(0.0)
+    sums = np.concatenate([game.policies.sum(axis=1) for game in games])
+    assert set(np.round(sums, 4)) <= {0.0, 1.0} and 0.6 < np.mean(sums == 0) < 0.9
+    assert all(np.isfinite(game.root_values).all() for game in games)
+    assert not any((np.concatenate([game.policies.sum(axis=1) for game in full_games]) == 0))
+    assert evals < 0.6 * full_evals        # same number of moves, a quarter of them at 16 sims
+    from selfplay.progress import FinishedGame
+
+    assert all(np.isfinite(FinishedGame.of(game).policy_entropy) or (game.policies.sum(axis=1) == 0).all()
+               for game in games)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"fast_fraction": 1.0, "fast_simulations": 4}, "fast_fraction"),
+    ({"fast_fraction": 0.5, "fast_simulations": 0}, "fast_simulations"),
+    ({"fast_fraction": 0.5, "fast_simulations": 100_000}, "fast_simulations"),
+    ({"fast_fraction": 0.5, "fast_simulations": 4, "reuse_trees": True}, "do not combine"),
+])
+def test_bad_fast_search_settings_are_refused_naming_the_key(values, message):
+    config = RunConfig()
+    config = dataclasses.replace(config, actor=dataclasses.replace(config.actor, **values))
+    with pytest.raises(UsageError, match=message):
+        check_trainable(config)
