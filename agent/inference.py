@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from agent.hidden import scale_hidden
+from agent.hidden import board_planes, scale_hidden
 
 INFERENCE_MODES = ("auto", "eager", "fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -113,10 +113,11 @@ def _split_dynamics_conv(copy: nn.Module) -> None:
     copy.register_buffer("action_conv_table", table, persistent=False)
 
 
-def inference_dynamics(copy: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
-    """`MuZeroNetwork.dynamics` of a copy made by `build_inference_copy` (folded, split conv)."""
+def inference_dynamics(copy: nn.Module, hidden: torch.Tensor, actions: torch.Tensor, snap: bool = True):
+    """`MuZeroNetwork.dynamics` of a copy made by `build_inference_copy` (folded, split conv);
+    ``snap``: the source network's ``snap_planes`` (the board model's most likely board)."""
     if copy.board_model:
-        planes = torch.sigmoid(copy.board_logits(hidden[:, copy.config.channels:], actions))
+        planes = board_planes(copy.board_logits(hidden[:, copy.config.channels:], actions), snap)
         next_hidden = inference_represent(copy, planes)
         return next_hidden, copy.reward_head(copy.latent(next_hidden))
     out = copy.dynamics_conv(hidden).add_(copy.action_conv_table.index_select(0, actions.long()))
@@ -196,7 +197,8 @@ class InferenceCache:
     def recurrent(self, network: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
         """`MuZeroNetwork.recurrent` through the copy: next hidden in the copy's dtype, the rest float32."""
         copy = self.get(network, relist=False)
-        next_hidden, raw_reward = inference_dynamics(copy, hidden.to(self.dtype), actions)
+        next_hidden, raw_reward = inference_dynamics(copy, hidden.to(self.dtype), actions,
+                                                     getattr(network, "snap_planes", False))
         logits, raw_value = inference_predict(copy, next_hidden)
         return (next_hidden, copy.reward_to_scalar(raw_reward.float()), logits.float(),
                 copy.value_to_scalar(raw_value.float()))

@@ -13,7 +13,9 @@ learned search (`Agent._search`) uses them through this module:
   result given an end);
 - a transition into a predicted end gets that reward and value 0, and everything below it
   is absorbing (reward 0, value 0): the search backs a game end up exactly as it does over
-  the rules, and spends no thought past it.
+  the rules, and spends no thought past it;
+- any other transition gets reward 0 (`SearchConfig.end_rewards_only`, the default): board
+  games reward only at their end, so g's reward head there is noise.
 
 The per-node record is one float32 array ``[B, capacity, 2A + 1]`` (`NodeEnds`), so that a
 tree reused between moves carries it like the hidden states.
@@ -146,7 +148,8 @@ class NodeEnds:
 
 
 def step_through_ends(node_ends: NodeEnds, parents: np.ndarray, actions: np.ndarray, reward: np.ndarray,
-                      value: np.ndarray, reading: HeadReading, position: PositionEnds | None = None
+                      value: np.ndarray, reading: HeadReading, position: PositionEnds | None = None,
+                      end_rewards_only: bool = False
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The expansion of the selected edges with the game's ends applied.
 
@@ -154,15 +157,17 @@ def step_through_ends(node_ends: NodeEnds, parents: np.ndarray, actions: np.ndar
     ``[B]``: the new node is at or past a game end, game_end ``[B]``: the game ends at the
     new node itself, what MCTS-Solver proves from). Below an ended node everything is
     absorbing; a transition the parent predicts to end the game takes the predicted reward
-    and value 0; any other keeps g's reward and f's value. With the board model's end detector
-    (``position``), a new position it reads as ended is such an end too, with its reward.
+    and value 0; any other keeps f's value and g's reward (reward 0 with ``end_rewards_only``:
+    `SearchConfig.end_rewards_only`). With the board model's end detector (``position``), a
+    new position it reads as ended is such an end too, with its reward.
     """
     parent_ended, edge_ends, edge_reward = node_ends.edges(parents, actions)
     if position is not None:
         edge_ends = edge_ends | position.ended
         edge_reward = np.where(position.ended, position.reward, edge_reward)
     ended = parent_ended | edge_ends
-    reward = np.where(parent_ended, 0.0, np.where(edge_ends, edge_reward, reward)).astype(np.float32)
+    going_on = np.zeros_like(reward) if end_rewards_only else reward
+    reward = np.where(parent_ended, 0.0, np.where(edge_ends, edge_reward, going_on)).astype(np.float32)
     value = np.where(ended, 0.0, value).astype(np.float32)
     legal = reading.legal.copy()
     legal[ended] = True

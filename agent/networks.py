@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from agent.config import NetworkConfig
-from agent.hidden import scale_hidden
+from agent.hidden import board_planes, scale_hidden
 from agent.inference import InferenceCache, resolve_mode
 from agent.support import logits_to_scalar
 from envs.game import END_CLASSES
@@ -208,6 +208,13 @@ class MuZeroNetwork(nn.Module):
         in_planes, height, width = spec.observation_shape
         cells, channels = height * width, cfg.channels
         self.board_model = cfg.dynamics == "board"
+        # The board model's g gives each cell's probability of being set (trained with binary
+        # cross-entropy: the planes are Bernoulli). The search steps through the most likely
+        # board, every cell rounded to 0 or 1, so that h and the end detector read boards like
+        # the ones they were trained on and small errors do not pile up along a path
+        # (docs/notebook.md, "Snapping the board model's planes"). Only in eval mode without
+        # gradients: training needs the probabilities.
+        self.snap_planes = self.board_model
         # the board model's hidden state also carries the observation planes (after h's channels)
         self.hidden_shape = (channels + (in_planes if self.board_model else 0), height, width)
 
@@ -314,7 +321,8 @@ class MuZeroNetwork(nn.Module):
         The board model predicts the next planes (probabilities), encodes them with h and reads
         the reward from that hidden state."""
         if self.board_model:
-            planes = torch.sigmoid(self.board_logits(hidden[:, self.config.channels:], actions))
+            planes = board_planes(self.board_logits(hidden[:, self.config.channels:], actions),
+                                  self.snap_planes and not self.training and not torch.is_grad_enabled())
             next_hidden = self.represent(planes)
             return next_hidden, self.reward_head(self.latent(next_hidden))
         stacked = torch.cat([hidden, self.encode_actions(actions).to(hidden.dtype)], dim=1)

@@ -80,7 +80,8 @@ class CarriedTrees:
 
 
 def _search_key(config) -> tuple:
-    return (config.num_simulations, config.root, config.model, getattr(config, "learned_ends", False))
+    return (config.num_simulations, config.root, config.model, getattr(config, "learned_ends", False),
+            getattr(config, "end_rewards_only", False))
 
 
 def trees_for_search(session: SearchSession, states: Sequence, config, make_tree, reusable: bool = True

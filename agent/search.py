@@ -141,7 +141,8 @@ class LearnedModel:
         if self.node_ends is not None:
             reading = self._read_heads(next_hidden)
             reward, value, legal, ended, terminal = step_through_ends(self.node_ends, parents, actions, reward, value,
-                                                                      reading, self._read_position_ends(next_hidden))
+                                                                      reading, self._read_position_ends(next_hidden),
+                                                                      self.config.end_rewards_only)
         self._pending = (next_hidden, reading, ended)
         return Expansion(reward, value, logits, legal, terminal, evaluated=len(parents))
 

@@ -58,6 +58,12 @@ class SearchConfig:
         is not expanded further (an absorbing leaf, as a game end over the rules). False, or
         a network without the heads, searches as MuZero does. The trees ignore these fields.
       legal_threshold, end_threshold: in (0, 1).
+      end_rewards_only: with ``learned_ends``, a transition the model reads as not ending the
+        game gets reward 0 instead of g's reward head: in every board game the reward comes
+        at the end only (the replay stores none elsewhere), so once the heads or the end
+        detector decide where the game ends, the reward head can only add noise (measured on
+        Connect Four: 0.5 for ordinary moves, which made a move that hands over a win in one
+        the search's choice; docs/notebook.md). False keeps g's reward there.
     """
 
     num_simulations: int = 50
@@ -79,6 +85,7 @@ class SearchConfig:
     learned_ends: bool = True
     legal_threshold: float = 0.5
     end_threshold: float = 0.5
+    end_rewards_only: bool = True
 
     def __post_init__(self) -> None:
         # Reject nonsense at construction, so a bad config never reaches compiled code.
@@ -92,8 +99,9 @@ class SearchConfig:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if not isinstance(self.solver, (bool, np.bool_)):
             raise ValueError(f"solver must be true or false, got {self.solver!r}")
-        if not isinstance(self.learned_ends, (bool, np.bool_)):
-            raise ValueError(f"learned_ends must be true or false, got {self.learned_ends!r}")
+        for name in ("learned_ends", "end_rewards_only"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("legal_threshold", "end_threshold"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \

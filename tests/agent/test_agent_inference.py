@@ -190,3 +190,30 @@ def test_bench_inference_modes_and_agreement(capsys):
         bad = type("Bad", (Args,), {field: value})
         with pytest.raises(UsageError):
             bench.run(bad())
+
+
+def test_the_board_model_searches_its_most_likely_board():
+    """In eval mode without gradients g's planes are rounded to 0/1 (the eager module and the
+    folded copy alike); training keeps the probabilities; ``snap_planes`` off keeps them too."""
+    game = get_game("connect_four")
+    config = NetworkConfig(channels=16, representation_blocks=1, prediction_blocks=1, head_hidden=16,
+                           dynamics="board")
+    network = trained_statistics_network(game, config)
+    planes, actions = inputs(game)
+    channels = config.channels
+    with torch.no_grad():
+        hidden = network.represent(planes)
+        most_likely = (network.board_logits(hidden[:, channels:], actions) > 0).float()
+    for mode in ("eager", "fp32"):
+        network.set_inference(mode)
+        with torch.inference_mode():
+            next_hidden = network.recurrent(network.initial(planes)[0], actions)[0].float()
+        assert torch.equal(next_hidden[:, channels:], most_likely), mode
+    network.snap_planes = False
+    with torch.inference_mode():
+        probabilities = network.recurrent(network.initial(planes)[0], actions)[0].float()[:, channels:]
+    assert ((probabilities > 0) & (probabilities < 1)).any()
+    network.snap_planes = True
+    network.train()
+    trained = network.dynamics(network.represent(planes), actions)[0][:, channels:]
+    assert trained.requires_grad and ((trained > 0) & (trained < 1)).any()

@@ -101,6 +101,21 @@ def test_below_a_predicted_end_everything_is_absorbing():
     assert legal[0].all()
 
 
+def test_with_end_rewards_only_a_transition_that_goes_on_has_no_reward():
+    """Board games reward at their end only: where the model reads no end, g's reward head
+    (here 0.3 on every move) is not added, and where it reads one the predicted result is."""
+    node_ends = NodeEnds.empty(2, 4, 3)
+    reading = read_heads(torch.zeros(2, 3), torch.zeros(2, 3, END_CLASSES), 0.5, 0.5)
+    ends = np.array([[True, False, False], [False, False, False]])
+    reading = type(reading)(legal=reading.legal, ends=ends, end_reward=np.array([[1.0, 0, 0], [0, 0, 0]], np.float32))
+    node_ends.set_roots(reading)
+    for only, going_on in ((True, 0.0), (False, 0.3)):
+        reward, value, _, ended, _ = step_through_ends(node_ends, np.array([0, 0]), np.array([0, 0]),
+                                                       np.array([0.3, 0.3]), np.array([0.5, 0.5]), reading,
+                                                       end_rewards_only=only)
+        assert reward.tolist() == pytest.approx([1.0, going_on]) and value.tolist() == [0.0, 0.5]
+
+
 def test_the_board_detector_ends_a_new_position_as_the_heads_end_an_edge():
     node_ends = NodeEnds.empty(3, 4, 3)
     reading = read_heads(torch.zeros(3, 3), torch.zeros(3, 3, END_CLASSES), 0.5, 0.5)
@@ -127,6 +142,12 @@ def test_the_board_detector_ends_a_new_position_as_the_heads_end_an_edge():
 def test_thresholds_are_validated(name, value):
     with pytest.raises(ValueError, match=name):
         SearchConfig(**{name: value})
+
+
+@pytest.mark.parametrize("name", ["learned_ends", "end_rewards_only"])
+def test_the_switches_must_be_bools(name):
+    with pytest.raises(ValueError, match=name):
+        SearchConfig(**{name: 1})
 
 
 def test_learned_ends_must_be_a_bool():

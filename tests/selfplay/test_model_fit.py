@@ -314,9 +314,10 @@ def test_the_board_model_carries_the_planes_and_its_search_copy_agrees(name):
     assert hidden.shape == (2, channels + planes.shape[1], *planes.shape[2:])
     assert torch.equal(hidden[:, channels:], planes)           # the planes ride along in the hidden state
     actions = torch.tensor([1, 2])
-    next_hidden, reward, next_logits, next_value = network.recurrent(hidden, actions)
-    predicted = torch.sigmoid(network.board_logits(planes, actions))
-    assert torch.allclose(next_hidden[:, channels:], predicted)
+    with torch.no_grad():                                       # as the search steps: the most likely board
+        next_hidden, reward, next_logits, next_value = network.recurrent(hidden, actions)
+        predicted = (network.board_logits(planes, actions) > 0).float()
+    assert torch.equal(next_hidden[:, channels:], predicted)
     assert torch.allclose(next_hidden[:, :channels], network.represent(predicted)[:, :channels])
     with torch.no_grad():
         ends = network.position_ends(next_hidden)
