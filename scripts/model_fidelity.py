@@ -81,9 +81,18 @@ def _sample(pons_set, args) -> list:
     return [pons_set.moves[row] for row in sample_rows(pons_set, args.positions, args.seed)]
 
 
-def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | None, seed: int) -> dict:
-    """Per Pons set and root: positions, mistakes and mistakes that allow a win in one."""
+def _search(agent, sims: int, root: str, end_rewards_only: bool):
+    """The evaluation search of ``root`` at ``sims``, with ``SearchConfig.end_rewards_only``."""
+    import dataclasses
+
     from agent.player import evaluation_search
+
+    return dataclasses.replace(evaluation_search(sims, root, agent.discount), end_rewards_only=end_rewards_only)
+
+
+def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | None, seed: int,
+                  end_rewards_only: bool = True) -> dict:
+    """Per Pons set and root: positions, mistakes and mistakes that allow a win in one."""
     from selfplay.accuracy import allows_win_in_one, judge_moves, load_pons_sets, sample_rows
 
     results: dict = {}
@@ -92,7 +101,7 @@ def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | Non
         states = [game.state_from_actions(pons_set.moves[row]) for row in rows]
         per_root = {}
         for root in roots:
-            search = evaluation_search(sims, root, agent.discount)
+            search = _search(agent, sims, root, end_rewards_only)
             actions = np.concatenate([agent.act(states[start:start + 256], search).actions
                                       for start in range(0, len(states), 256)])
             mistake, _ = judge_moves(pons_set, rows, actions)
@@ -102,17 +111,16 @@ def pons_blunders(agent, game, roots: list[str], sims: int, positions: int | Non
     return results
 
 
-def perfect_blunders(agent, game, roots: list[str], sims: int) -> dict:
+def perfect_blunders(agent, game, roots: list[str], sims: int, end_rewards_only: bool = True) -> dict:
     """Tic-tac-toe's every reachable position, per root: positions, moves that give up the
     perfect-play value, and those that also hand the opponent a win in one."""
-    from agent.player import evaluation_search
     from selfplay.accuracy import tictactoe_perfect_table
 
     table = tictactoe_perfect_table(game)
     states = list(table.states)
     results: dict = {"positions": len(states)}
     for root in roots:
-        search = evaluation_search(sims, root, agent.discount)
+        search = _search(agent, sims, root, end_rewards_only)
         actions = np.concatenate([agent.act(states[start:start + 256], search).actions
                                   for start in range(0, len(states), 256)])
         mistakes = ~table.optimal[np.arange(len(states)), actions]
@@ -159,6 +167,12 @@ def main() -> int:
     parser.add_argument("--root", default="puct",
                         help="learned-model root for --pons-sims and --perfect-sims (default puct)")
     parser.add_argument("--positions", type=int, help="Pons positions per set (default all)")
+    parser.add_argument("--keep-rewards", action="store_true",
+                        help="the learned search adds g's reward where it reads no game end "
+                             "(SearchConfig.end_rewards_only false; the search before 2026-12-05)")
+    parser.add_argument("--no-snap", action="store_true",
+                        help="the board model's search steps through its predicted probabilities, "
+                             "not the most likely board (snap_planes false; before 2026-12-05)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
@@ -176,6 +190,7 @@ def main() -> int:
         if args.depth < 1 or args.games < 0 or args.pons_sims < 0 or args.perfect_sims < 0:
             raise UsageError("--depth must be >= 1, --games, --pons-sims and --perfect-sims >= 0")
         agent = Agent.load(args.checkpoint)
+        agent.network.snap_planes = agent.network.board_model and not args.no_snap
         game = agent.game
         if (args.pons or args.pons_sims) and game.name != "connect_four":
             raise UsageError(f"--pons and --pons-sims need a Connect Four checkpoint, not {game.name}")
@@ -210,14 +225,15 @@ def main() -> int:
         print("\n".join(lines[-(len(table.depths) + 5):]), flush=True)
     if args.pons_sims:
         roots = [args.root, "puct+rules"]
-        blunders = pons_blunders(agent, game, roots, args.pons_sims, args.positions, args.seed)
+        blunders = pons_blunders(agent, game, roots, args.pons_sims, args.positions, args.seed,
+                                 not args.keep_rewards)
         results["pons_search"] = {"sims": args.pons_sims, "sets": blunders}
         table = blunder_table("Pons positions", args.pons_sims, roots, blunders)
         lines += table + [""]
         print("\n".join(table), flush=True)
     if args.perfect_sims:
         roots = [args.root, "puct+rules"]
-        blunders = perfect_blunders(agent, game, roots, args.perfect_sims)
+        blunders = perfect_blunders(agent, game, roots, args.perfect_sims, not args.keep_rewards)
         results["perfect_search"] = {"sims": args.perfect_sims, **blunders}
         table = blunder_table("Every tic-tac-toe position", args.perfect_sims, roots, {"all": blunders})
         lines += table + [""]

@@ -82,7 +82,8 @@ def test_the_diagnostic_script_reports_by_depth_and_refuses_bad_input(tmp_path):
     assert table["depths"] == [0, 1, 2] and len(table["ends"]) == 3
     assert "| k | pairs |" in run.stdout
     # every tic-tac-toe position searched both ways: counted against perfect play
-    run = _script("agent/pretrained/tictactoe.pt", "--games", "0", "--perfect-sims", "4", "--json", str(out))
+    run = _script("agent/pretrained/tictactoe.pt", "--games", "0", "--perfect-sims", "4", "--keep-rewards",
+                  "--no-snap", "--json", str(out))
     assert run.returncode == 0, run.stderr[-2000:]
     search = json.loads(out.read_text())["perfect_search"]
     assert search["sims"] == 4 and search["positions"] == 4520
