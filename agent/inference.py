@@ -113,7 +113,7 @@ def _split_dynamics_conv(copy: nn.Module) -> None:
     copy.register_buffer("action_conv_table", table, persistent=False)
 
 
-def inference_dynamics(copy: nn.Module, hidden: torch.Tensor, actions: torch.Tensor, snap: bool = True):
+def inference_dynamics(copy: nn.Module, hidden: torch.Tensor, actions: torch.Tensor, snap: bool):
     """`MuZeroNetwork.dynamics` of a copy made by `build_inference_copy` (folded, split conv);
     ``snap``: the source network's ``snap_planes`` (the board model's most likely board)."""
     if copy.board_model:
@@ -197,8 +197,7 @@ class InferenceCache:
     def recurrent(self, network: nn.Module, hidden: torch.Tensor, actions: torch.Tensor):
         """`MuZeroNetwork.recurrent` through the copy: next hidden in the copy's dtype, the rest float32."""
         copy = self.get(network, relist=False)
-        next_hidden, raw_reward = inference_dynamics(copy, hidden.to(self.dtype), actions,
-                                                     getattr(network, "snap_planes", False))
+        next_hidden, raw_reward = inference_dynamics(copy, hidden.to(self.dtype), actions, network.snap_planes)
         logits, raw_value = inference_predict(copy, next_hidden)
         return (next_hidden, copy.reward_to_scalar(raw_reward.float()), logits.float(),
                 copy.value_to_scalar(raw_value.float()))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from envs.game import END_REWARDS
+from envs.game import END_LOSS, END_NONE, END_REWARDS, END_WIN
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,16 @@ def read_position_ends(end_logits: torch.Tensor, end_threshold: float, positive_
                        ) -> PositionEnds:
     """`PositionEnds` of the detector's logits ``[B, E]``, thresholded as the heads' ends are."""
     return PositionEnds(*_read_ends(end_logits, end_threshold, positive_weight))
+
+
+def score_position_ends(reading: PositionEnds, classes: np.ndarray) -> tuple[int, int, int]:
+    """(ends read with the right result, real ends, ends read) of a detector's ``reading``
+    against the rules' `END_*` ``classes`` ``[N]``: a win is read right with a reward above
+    0.5, a loss below -0.5, a draw in between. Precision and recall, as the search reads them."""
+    real_end, read_end, result = classes != END_NONE, reading.ended, reading.reward
+    right = np.where(classes == END_WIN, result > 0.5, np.where(classes == END_LOSS, result < -0.5,
+                                                                 np.abs(result) <= 0.5))
+    return int((real_end & read_end & right).sum()), int(real_end.sum()), int(read_end.sum())
 
 
 def read_legal(legal_logits: torch.Tensor, legal_threshold: float) -> np.ndarray:

@@ -193,30 +193,31 @@ def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch, end_thresho
     """How far the search's view through the board model is from the real game's, per unroll
     step on average: ``cells`` the share of planes' cells wrong after rounding, ``policy`` KL of
     f's prior, ``value`` absolute error of f's value (f of h of the predicted against the real
-    planes). With an end detector, ``ends_recall`` and ``ends_precision`` of the game ends it
-    reads on the predicted planes as the search reads them (`agent.model_ends.read_position_ends`
-    at ``end_threshold``).
+    planes, the most likely board when the network snaps its planes as the search does). With an
+    end detector, ``ends_recall`` and ``ends_precision`` of the game ends it reads on the
+    predicted planes as the search reads them (`agent.model_ends.read_position_ends` at
+    ``end_threshold``, `score_position_ends`).
     No gradients; the network is left in eval mode."""
-    from agent.model_ends import read_position_ends
+    from agent.hidden import board_planes
+    from agent.model_ends import PositionEnds, read_position_ends, score_position_ends
 
     steps = batch.unroll_steps
     network.eval()
     totals = {"cells": 0.0, "policy": 0.0, "value": 0.0}
-    found = real_ends = predicted_ends = 0.0
+    found = real_ends = predicted_ends = 0
     with torch.no_grad():
         planes = batch.planes[0]
         for step in range(steps):
-            planes = torch.sigmoid(network.board_logits(planes, batch.actions[step]).float())
+            # the planes the search steps through (`MuZeroNetwork.snap_planes`)
+            planes = board_planes(network.board_logits(planes, batch.actions[step]).float(), network.snap_planes)
             if network.board_ends is not None:
                 classes, exists = position_end_classes(batch, step + 1)
+                keep = (exists > 0).numpy()
                 reading = read_position_ends(network.board_ends(planes), end_threshold)
-                read, result = torch.from_numpy(reading.ended), torch.from_numpy(reading.reward)
-                real_end, read_end = (classes > 0) & (exists > 0), read & (exists > 0)
-                right_result = torch.where(classes == END_WIN, result > 0.5,
-                                           torch.where(classes == END_LOSS, result < -0.5, result.abs() <= 0.5))
-                found += float((real_end & read_end & right_result).sum())
-                real_ends += float(real_end.sum())
-                predicted_ends += float(read_end.sum())
+                counts = score_position_ends(PositionEnds(reading.ended[keep], reading.reward[keep]),
+                                             classes.numpy()[keep])
+                found, real_ends, predicted_ends = (total + count for total, count in
+                                                    zip((found, real_ends, predicted_ends), counts))
             alive = batch.alive[step + 1]
             real = batch.planes[step + 1]
             wrong = ((planes > 0.5).float() != real).float().flatten(1).mean(-1)
@@ -227,8 +228,8 @@ def board_fit_fidelity(network: MuZeroNetwork, batch: ModelFitBatch, end_thresho
             for name, values in (("cells", wrong), ("policy", kl), ("value", gap)):
                 totals[name] += float(_masked_mean(values, alive)) / steps
     if network.board_ends is not None:
-        totals["ends_recall"] = found / max(real_ends, 1.0)
-        totals["ends_precision"] = found / max(predicted_ends, 1.0)
+        totals["ends_recall"] = found / max(real_ends, 1)
+        totals["ends_precision"] = found / max(predicted_ends, 1)
     return totals
 
 

@@ -212,7 +212,7 @@ class MuZeroNetwork(nn.Module):
         # cross-entropy: the planes are Bernoulli). The search steps through the most likely
         # board, every cell rounded to 0 or 1, so that h and the end detector read boards like
         # the ones they were trained on and small errors do not pile up along a path
-        # (docs/notebook.md, "Snapping the board model's planes"). Only in eval mode without
+        # (docs/notebook.md, "the learned search made equal to the rules search"). Only in eval mode without
         # gradients: training needs the probabilities.
         self.snap_planes = self.board_model
         # the board model's hidden state also carries the observation planes (after h's channels)

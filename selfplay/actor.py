@@ -15,6 +15,7 @@ playout-cap randomisation).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -84,6 +85,9 @@ class Actor:
         network_config = getattr(getattr(agent, "network", None), "config", None)
         self.record_action_ends = bool(getattr(network_config, "action_heads", False))
         self.session = self._new_session() if config.reuse_trees else None
+        # playout-cap randomisation's cheap search: fewer simulations, no root noise
+        self.fast_search = dataclasses.replace(search, num_simulations=config.fast_simulations, dirichlet_fraction=0.0,
+                                               gumbel_noise=False) if config.fast_fraction > 0 else None
 
     @staticmethod
     def _new_session():
@@ -96,7 +100,7 @@ class Actor:
         states are the old network's and the new g cannot step from them. Over the rules the
         nodes are real positions and only their values are a few learner steps old, as in any
         game played across a weight update, so the trees stay."""
-        if self.session is not None and getattr(self.search, "model", "rules") == "learned":
+        if self.session is not None and self.search.model == "learned":
             self.session = self._new_session()
 
     def _new_game(self) -> _GameInProgress:
@@ -164,7 +168,7 @@ class Actor:
         ``fast_simulations`` and no root noise, the others with the full search."""
         full_rows, fast_rows = np.flatnonzero(~fast), np.flatnonzero(fast)
         parts = []
-        for rows, search in ((full_rows, self.search), (fast_rows, self._fast_search())):
+        for rows, search in ((full_rows, self.search), (fast_rows, self.fast_search)):
             if rows.size:
                 part = self.agent.act([states[row] for row in rows], search, temperature=0.0, rng=self.rng,
                                       session=self.session)
@@ -180,12 +184,6 @@ class Actor:
             for rows, part in parts:
                 merged[name][rows] = getattr(part, name)
         return _Merged(**merged)
-
-    def _fast_search(self):
-        import dataclasses
-
-        return dataclasses.replace(self.search, num_simulations=self.config.fast_simulations,
-                                   dirichlet_fraction=0.0, gumbel_noise=False) if self.config.fast_fraction > 0 else None
 
     def _record_branch(self, record: _GameInProgress, state, played: int) -> None:
         """The labels one step off the game: a uniformly random other legal move's position,

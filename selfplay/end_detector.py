@@ -221,18 +221,19 @@ class DetectorCheck:
 
 def check_end_detector(detector: torch.nn.Module, game: Game, rng: np.random.Generator,
                        positions: int = CHECK_POSITIONS) -> DetectorCheck:
-    """Read ``positions`` fresh generated positions with ``detector`` and score its ends
-    against the rules' labels. A time-budgeted fit on a slow or busy machine can stop after
-    too few steps; this is what tells, before a search trusts it."""
+    """Read ``positions`` fresh generated positions with ``detector`` as the search reads it
+    (`agent.model_ends.read_position_ends` at the search's default ``end_threshold``) and
+    score its ends against the rules' labels. A time-budgeted fit on a slow or busy machine
+    can stop after too few steps; this is what tells, before a search trusts it."""
+    from agent.model_ends import PositionEnds, read_position_ends, score_position_ends
+    from mcts.config import SearchConfig
+
     pool = generate_end_examples(game, positions, rng)
-    predicted = np.empty(len(pool), dtype=np.int64)
     detector.eval()
     with torch.no_grad():
-        for start in range(0, len(pool), 4096):
-            rows = torch.from_numpy(pool.planes[start:start + 4096].astype(np.float32))
-            predicted[start:start + 4096] = detector(rows).argmax(dim=1).numpy()
-    truth = pool.classes
-    right = int(np.sum((predicted == truth) & (truth != END_NONE)))
-    read, ended = int(np.sum(predicted != END_NONE)), int(np.sum(truth != END_NONE))
+        readings = [read_position_ends(detector(torch.from_numpy(pool.planes[start:start + 4096].astype(np.float32))),
+                                       SearchConfig.end_threshold) for start in range(0, len(pool), 4096)]
+    reading = PositionEnds(np.concatenate([r.ended for r in readings]), np.concatenate([r.reward for r in readings]))
+    right, ended, read = score_position_ends(reading, pool.classes)
     return DetectorCheck(positions=len(pool), ends=ended, precision=right / read if read else float(ended == 0),
                          recall=right / ended if ended else 1.0)

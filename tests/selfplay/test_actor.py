@@ -15,13 +15,14 @@ from selfplay.actor import Actor
 from selfplay.config import ActorConfig, RunConfig, check_trainable
 
 
-def _actor(reuse: bool, model: str = "rules", seed: int = 0) -> Actor:
+def _actor(reuse: bool, model: str = "rules", seed: int = 0, fast_fraction: float = 0.0) -> Actor:
     game = get_game("tictactoe")
     torch.manual_seed(0)
     network = MuZeroNetwork(game, NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1,
                                                 prediction_blocks=1, head_hidden=16)).eval()
     search = SearchConfig(num_simulations=16, root="puct", model=model, dirichlet_fraction=0.25)
-    config = ActorConfig(games_per_actor=4, temperature_moves=2, reuse_trees=reuse)
+    config = ActorConfig(games_per_actor=4, temperature_moves=2, reuse_trees=reuse, fast_fraction=fast_fraction,
+                         fast_simulations=2)
     return Actor(game, Agent(network, game, device="cpu"), search, config, np.random.default_rng(seed))
 
 
@@ -69,8 +70,7 @@ def test_fast_searches_store_no_policy_target_and_cost_fewer_evaluations(one_tor
     """Playout-cap randomisation: about ``fast_fraction`` of the stored positions carry an
     all-zero policy (no target), the rest a distribution; the network is called less."""
     def play(fraction: float) -> tuple[list, int]:
-        actor = _actor(reuse=False)
-        actor.config = dataclasses.replace(actor.config, fast_fraction=fraction, fast_simulations=2)
+        actor = _actor(reuse=False, fast_fraction=fraction)
         games = []
         for _ in range(40):
             games.extend(actor.play_move())
