@@ -197,12 +197,14 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
     done = ponder("fit-model", str(rules_run), "--out", str(fitted), "--minutes", "0.03", "--threads", "1")
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "detector.pt"
-    done = ponder("fit-model", str(fitted), "--detector-only", "--steps", "800", "--examples", "10000",
+    # 800 steps once read 95.7% precision in a loaded `make test` (a fit this small sits near the
+    # 99% line it must pass); 2,500 steps on one thread leave a margin and cost ~10 s
+    done = ponder("fit-model", str(fitted), "--detector-only", "--steps", "2500", "--examples", "10000", "--threads", "1",
                   "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "fresh ones precision" in done.stdout, done.stdout     # it was checked on positions it never saw
     source, with_detector = load_checkpoint(fitted), load_checkpoint(out)
-    assert with_detector.network_config["board_ends"] and with_detector.extra["board_ends_steps"] == 800
+    assert with_detector.network_config["board_ends"] and with_detector.extra["board_ends_steps"] == 2500
     assert with_detector.extra["board_ends_kept"] and with_detector.extra["board_ends_examples"] >= 10_000
     assert with_detector.extra["model_fit_steps"] == source.extra["model_fit_steps"]
     for name, tensor in source.model.items():                   # g, the heads, h and f as they were
