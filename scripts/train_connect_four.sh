@@ -15,7 +15,9 @@
 # EXPERIMENT=connect_four/NAME starts from that recipe (`ponder experiments`) instead of the preset:
 #   EXPERIMENT=connect_four/c4-p scripts/train_connect_four.sh runs/c4-p 1 118   # the learned-model agent
 #   EXPERIMENT=connect_four/c4-o ABLATE_ROOTS=puct+rules,gumbel+rules scripts/train_connect_four.sh runs/c4-o 1 118
-# The shipped agent (`c4-o`: c4-m's recipe with AlphaZero's loss, no unroll of the learned model,
+# The shipped agent is `c4-v` (`ponder train --experiment connect_four/c4-v --out RUN --seed 1`, which
+# fits its learned model itself; docs/results.md). The rules reference, agent/pretrained/connect_four_rules.pt
+# (`c4-o`: c4-m's recipe with AlphaZero's loss, no unroll of the learned model,
 # and two actors; one chunk of 118 minutes; its ablation over the rules only):
 #   ABLATE_ROOTS=puct+rules,gumbel+rules scripts/train_connect_four.sh runs/c4-o 1 118 --set search.model=rules \
 #     --set loss.unroll_steps=0 --set loss.consistency=false --set actor.num_actors=2 \
@@ -47,7 +49,7 @@
 # The preset's own run (`c4-g`, 2 x 60 minutes): scripts/train_connect_four.sh runs/c4-g 2 60
 # An earlier agent (`c4-f`, before the consistency loss was in the preset):
 #   scripts/train_connect_four.sh runs/c4-f 1 90 --set loss.consistency=false
-# The shipped agent's recipe on a GPU machine (one H200, 16 cores, 7 minutes: what the 15-minute lease allowed):
+# c4-m's recipe on a GPU machine (one H200, 16 cores, 7 minutes: what the 15-minute lease allowed):
 #   CURVE_EVERY_MINUTES=0 scripts/train_connect_four.sh runs/c4-gpu2 1 7 --device cuda --actors 14 \
 #     --set trainer.checkpoint_minutes=0.9 --set search.model=rules --set learner.precision=bf16 \
 #     --set trainer.samples_per_position=8 --set learner.decay_steps=18000 --set replay.root_value_weight=0.5 \
