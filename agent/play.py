@@ -431,15 +431,17 @@ def line_reader(stream: IO[str], view: BoardView) -> Callable[[str], str | None]
     return read_piped
 
 
-def _load_agent(path: str, game):
+def _load_agent(path: str, game, options_given: bool = False):
+    """The agent at ``path``, for ``game``. A bare game name plays the checkpoint's own options (a
+    9x9 gomoku, say); options spelled out in --game must be the checkpoint's, or the user would
+    silently get another board than the one asked for."""
     from agent.checkpoint import resolve_checkpoint_path
 
     resolve_checkpoint_path(path)  # a missing file is one line before the agent's imports are paid for
     from agent.agent import Agent
 
     agent = Agent.load(path, device="cpu")  # the checkpoint's own game, options included
-    # Names only: the checkpoint's own game options (a 9x9 gomoku, say) are the ones played.
-    if agent.game.name != game.name:
+    if agent.game.name != game.name or (options_given and dict(agent.game.options) != dict(game.options)):
         raise UsageError(f"{path} is an agent for {game_words(agent.game)}, not for {game_words(game)}")
     return agent
 
@@ -477,7 +479,9 @@ def build_opponent(args: argparse.Namespace, game) -> tuple[Opponent, object]:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # interactive: a few threads, never oversubscribe
-    agent = _load_agent(path, game)
+    from envs.registry import split_game_spec
+
+    agent = _load_agent(path, game, options_given=bool(split_game_spec(args.game)[1]))
     opponent = AgentOpponent(agent, sims, root or agent_default_root(agent), path, args.seed)
     opponent.warm_up()
     return opponent, agent.game

@@ -299,10 +299,10 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
     tiny = NetworkConfig(channels=8, representation_blocks=1, dynamics_blocks=1, prediction_blocks=1,
                          head_hidden=8)
     paths = {}
-    for name in ("tictactoe", "connect_four"):
+    for name in ("tictactoe", "connect_four", "gomoku:board_size=9,win_length=5"):
         game = envs.get_game(name)
         network = MuZeroNetwork(GameSpec(game.observation_shape, game.num_actions), tiny)
-        paths[name] = save_checkpoint(folder / f"{name}.pt", make_payload(network, game))
+        paths[game.name] = save_checkpoint(folder / f"{game.name}.pt", make_payload(network, game))
     return paths
 
 
@@ -335,6 +335,23 @@ def test_a_checkpoint_of_another_game_is_one_line_and_exit_2(monkeypatch, capsys
                                                       str(tiny_checkpoints["tictactoe"])], "")
     assert status == 2 and out == ""
     assert err.strip().endswith("is an agent for tictactoe, not for connect_four")
+
+
+def test_a_bare_game_name_plays_the_checkpoints_options(monkeypatch, capsys, tiny_checkpoints):
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "gomoku", "--checkpoint",
+                                                      str(tiny_checkpoints["gomoku"]), "--sims", "2"],
+                                "e5\nquit\n")
+    assert status == 0, err
+    assert out.splitlines()[0].startswith("ponder play: gomoku (board_size=9, win_length=5) · ")
+    assert "  a b c d e f g h i\n" in out and "the agent plays " in out
+
+
+def test_options_spelled_out_must_be_the_checkpoints(monkeypatch, capsys, tiny_checkpoints):
+    status, out, err = run_play(monkeypatch, capsys, ["--game", "gomoku:board_size=15", "--checkpoint",
+                                                      str(tiny_checkpoints["gomoku"])], "")
+    assert status == 2 and out == ""
+    assert err.strip().endswith("is an agent for gomoku (board_size=9, win_length=5), "
+                                "not for gomoku (board_size=15, win_length=5)")
 
 
 def test_the_move_played_leads_its_tie_in_the_top_moves():
