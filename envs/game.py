@@ -215,10 +215,11 @@ class Game(ABC):
         return f"Game({self.name}{', ' + opts if opts else ''})"
 
 
-def parse_grid_coordinate(text: str, size: int, columns: str) -> tuple[int, int]:
+def parse_grid_coordinate(text: str, size: int, columns: str, rows_from_top: bool = False) -> tuple[int, int]:
     """Parse "d4" on a ``size`` x ``size`` grid -> (row from the top, column); UsageError if bad.
 
-    ``columns`` is the letter alphabet (Go skips "i"); row 1 is the bottom row.
+    ``columns`` is the letter alphabet (Go skips "i"); row 1 is the bottom row, or the top one
+    with ``rows_from_top`` (Othello's own notation, where black opens with d3, c4, f5 or e6).
     """
     cleaned = text.strip().lower()
     if len(cleaned) < 2 or cleaned[0] not in columns[:size] or not cleaned[1:].isdigit():
@@ -226,12 +227,13 @@ def parse_grid_coordinate(text: str, size: int, columns: str) -> tuple[int, int]
     number = int(cleaned[1:])
     if not 1 <= number <= size:
         raise UsageError(f"{text!r} is off the board (rows 1..{size})")
-    return size - number, columns.index(cleaned[0])
+    return (number - 1 if rows_from_top else size - number), columns.index(cleaned[0])
 
 
-def grid_coordinate(row: int, column: int, size: int, columns: str) -> str:
-    """The "d4" text of (row from the top, column) on a ``size`` grid."""
-    return f"{columns[column]}{size - row}"
+def grid_coordinate(row: int, column: int, size: int, columns: str, rows_from_top: bool = False) -> str:
+    """The "d4" text of (row from the top, column) on a ``size`` grid (row 1 at the bottom, or
+    at the top with ``rows_from_top``)."""
+    return f"{columns[column]}{row + 1 if rows_from_top else size - row}"
 
 
 GRID_LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -239,8 +241,9 @@ GO_LETTERS = "abcdefghjklmnopqrstuvwxyz"  # Go coordinates skip "i"
 
 
 def render_grid(cells: Sequence[Sequence[str]], columns: str, color: bool = False,
-                marks: dict[str, str] | None = None) -> str:
-    """Text board: rows numbered from the bottom, lettered columns, one cell character each.
+                marks: dict[str, str] | None = None, rows_from_top: bool = False) -> str:
+    """Text board: rows numbered from the bottom (from the top with ``rows_from_top``),
+    lettered columns, one cell character each.
 
     ``cells[row][column]`` is a one-character string, row 0 at the top. ``marks`` maps a
     cell character to an ANSI colour code used when ``color`` is True.
@@ -250,7 +253,7 @@ def render_grid(cells: Sequence[Sequence[str]], columns: str, color: bool = Fals
     header = " " * (width + 1) + " ".join(columns[c] for c in range(size_cols))
     lines = [header]
     for row in range(size_rows):
-        label = str(size_rows - row).rjust(width)
+        label = str(row + 1 if rows_from_top else size_rows - row).rjust(width)
         drawn = []
         for char in cells[row]:
             if color and marks and char in marks:

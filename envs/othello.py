@@ -6,7 +6,8 @@ per colour, bit ``row * size + column``, shifted a direction at a time); a move 
 walking the eight directions from the new disc. When the player to move has no legal
 placement but the opponent has, the only legal action is ``pass`` (id ``size * size``);
 when neither has one, the game is over and more discs wins. Action ``row * size + column``,
-row 0 at the top; natural coordinates "d4" or "pass".
+row 0 at the top; Othello's own coordinates, row 1 at the top ("d3", "f5": black's usual
+openings), or "pass".
 
 The bitboards also serve `alphabeta:D`'s static evaluation at its depth limit (``evaluate``:
 mobility, corners, X/C squares, stable discs, the disc count late in the game) and its
@@ -302,11 +303,24 @@ class OthelloState(State):
         return sorted(actions, key=lambda action: -adjust.get(action, weights[action]))
 
     def render(self, color: bool = False) -> str:
+        """The board, the side to move's legal placements marked ``*`` (an Othello player must
+        see where a disc flips something), the disc counts, and who moves where or must pass."""
         chars = {0: ".", 1: "X", 2: "O"}
         cells = [[chars[int(v)] for v in row] for row in self.board]
+        legal = [int(a) for a in np.flatnonzero(self._mask[:-1])]
+        for action in legal:
+            row, column = divmod(action, self.size)
+            cells[row][column] = "*"
         first, second = self.disc_counts()
-        board = render_grid(cells, GRID_LETTERS, color, {"X": "31", "O": "34"})
-        return f"{board}\nX (black) {first}, O (white) {second}"
+        board = render_grid(cells, GRID_LETTERS, color, {"X": "31", "O": "34", "*": "32"}, rows_from_top=True)
+        counts = f"X (black) {first}, O (white) {second}"
+        if self._terminal:
+            return f"{board}\n{counts}"
+        side = "X" if self.to_play == 0 else "O"
+        names = sorted(grid_coordinate(*divmod(a, self.size), self.size, GRID_LETTERS, rows_from_top=True)
+                       for a in legal)
+        moves = f"{side} to move: {' '.join(names)}" if names else f"{side} has no move and must pass"
+        return f"{board}\n{counts} · {moves}"
 
 
 class Othello(Game):
@@ -338,12 +352,12 @@ class Othello(Game):
             return "pass"
         if not 0 <= action < self.pass_action:
             raise UsageError(f"{action} is not an othello action (0-{self.pass_action})")
-        return grid_coordinate(*divmod(int(action), self.size), self.size, GRID_LETTERS)
+        return grid_coordinate(*divmod(int(action), self.size), self.size, GRID_LETTERS, rows_from_top=True)
 
     def text_to_action(self, text: str) -> int:
         if text.strip().lower() == "pass":
             return self.pass_action
-        row, column = parse_grid_coordinate(text, self.size, GRID_LETTERS)
+        row, column = parse_grid_coordinate(text, self.size, GRID_LETTERS, rows_from_top=True)
         return row * self.size + column
 
     def make_env(self, render_mode: str | None = None):

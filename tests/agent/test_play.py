@@ -424,3 +424,22 @@ def test_the_thinking_spinner_shows_on_a_terminal_only():
     with shown.thinking("agent is thinking"):
         pass
     assert "thinking" in shown.stream.getvalue()
+
+
+def test_othello_says_when_the_human_must_pass_and_takes_the_pass():
+    game = envs.get_game("othello")
+    rng = np.random.default_rng(3)
+    while True:   # a random game until the side to move has only the pass
+        state = game.initial_state()
+        while not state.is_terminal() and state.legal_actions() != [game.pass_action]:
+            state = state.play(int(rng.choice(state.legal_actions())))
+        if not state.is_terminal():
+            break
+    output = io.StringIO()
+    session = PlaySession(game, LowestSquareOpponent(game), BoardView(output, color=False),
+                          human_player=state.to_play, read_line=scripted([]))
+    session.states.append(state)
+    assert session._prompt() == f"move {len(state.history) + 1}, you have no move: type pass> "
+    assert "has no move and must pass" in state.render()
+    session.handle("pass")
+    assert session.states[2].history[-1] == game.pass_action   # [initial, the pass position, after it]

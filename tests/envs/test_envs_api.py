@@ -52,12 +52,23 @@ def test_register_module_factory():
 
 @pytest.mark.parametrize("name,text,action", [("tictactoe", "1", 0), ("tictactoe", "2", 3), ("tictactoe", "4", 1),
                                               ("connect_four", "4", 3), ("gomoku", "a15", 0), ("gomoku", "o1", 224),
-                                              ("othello", "pass", 64), ("othello", "d5", 27), ("go", "j1", 80),
+                                              ("othello", "pass", 64), ("othello", "d4", 27), ("go", "j1", 80),
                                               ("go", "pass", 81)])
 def test_text_coordinates_round_trip(name, text, action):
     game = envs.get_game(name)
     assert game.text_to_action(text) == action
     assert game.action_to_text(action) == text
+
+
+def test_othello_speaks_its_own_notation():
+    """Row 1 at the top, as Othello players write it: d4 and e5 white, black opens at d3, c4, f5, e6."""
+    game = envs.get_game("othello")
+    state = game.initial_state()
+    assert sorted(game.action_to_text(a) for a in state.legal_actions()) == ["c4", "d3", "e6", "f5"]
+    assert state.board[game.text_to_action("d4") // 8, 3] == 2 and state.board[4, 4] == 2
+    text = state.render()
+    assert text.splitlines()[1].startswith("1 ") and text.endswith("X (black) 2, O (white) 2 · X to move: c4 d3 e6 f5")
+    assert text.count("*") == 4
 
 
 @pytest.mark.parametrize("name,text", [("tictactoe", "0"), ("connect_four", "8"), ("connect_four", "x"),
