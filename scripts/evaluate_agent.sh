@@ -9,7 +9,8 @@
 #     per pairing (default 40);
 #   - curve: strength against training wall-clock from the run's kept checkpoints (which have
 #     no learned model yet, so their searches use the rules), CURVE_GAMES games (default 20)
-#     against the first opponent, one checkpoint per CURVE_MINUTES (default 15).
+#     against each of CURVE_OPPONENTS (default: the first of OPPONENTS), one checkpoint per
+#     CURVE_MINUTES (default 15).
 # Usage: scripts/evaluate_agent.sh EXPERIMENT CHECKPOINT OUT_DIR [RUN_DIR]
 #   e.g. scripts/evaluate_agent.sh gomoku/g-v RUN/checkpoints/fitted.pt OUT RUN
 # STEPS (default "arena ablation curve") picks what runs; a step's files already in OUT_DIR are kept.
@@ -49,7 +50,9 @@ for step in ${STEPS:-arena ablation curve}; do
     curve)
       [ -n "$RUN_DIR" ] || { echo "the curve needs RUN_DIR" >&2; exit 2; }
       set -- $OPPONENTS
-      "$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" --opponent "$1" --sims "$SIMS" \
+      curve_opponents=()
+      for opponent in ${CURVE_OPPONENTS:-$1}; do curve_opponents+=(--opponent "$opponent"); done
+      "$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" "${curve_opponents[@]}" --sims "$SIMS" \
         --games "${CURVE_GAMES:-20}" --every-minutes "${CURVE_MINUTES:-15}" \
         --out "$OUT/curve.png" --markdown "$OUT/curve.md"
       ;;
