@@ -157,11 +157,12 @@ def test_pretrained_path_absent_for_unknown_game():
     assert shipped is None or Path(shipped).is_file()
 
 
-@pytest.mark.parametrize("game_name", ["tictactoe", "connect_four"])
-def test_shipped_agent_loads_safely_and_plays_legal_moves(game_name):
-    """What `ponder play --game G` meets after install: an inference-only checkpoint of G."""
+@pytest.mark.parametrize("game_name,options", [("tictactoe", {}), ("connect_four", {}),
+                                               ("gomoku", {"board_size": 9, "win_length": 5})])
+def test_shipped_agent_loads_safely_and_plays_legal_moves(game_name, options):
+    """What `ponder play --game G` meets after install: an inference-only checkpoint of G, with
+    the options its recipe trained it for."""
     from agent.agent import Agent
-    from envs.registry import get_game
 
     path = pretrained_path(game_name)
     assert path is not None, f"agent/pretrained/{game_name}.pt is not shipped"
@@ -169,7 +170,8 @@ def test_shipped_agent_loads_safely_and_plays_legal_moves(game_name):
     assert checkpoint.game == game_name and checkpoint.step > 0
     assert checkpoint.optimizer is None                # weights only: a few MB, nothing to resume
     agent = Agent.load(path)
-    state = get_game(game_name).initial_state()
+    assert {key: agent.game.options[key] for key in options} == options
+    state = agent.game.initial_state()
     for sims in (0, 8):
         action = int(agent.act([state], sims).actions[0])
         assert action in state.legal_actions()
