@@ -256,7 +256,7 @@ class PlaySession:
         if self.state.is_terminal():
             return "game over (new, undo, swap, quit)> "
         legal = self.state.legal_actions()
-        if len(legal) == 1 and self._has_pass and self.game.action_to_text(int(legal[0])) == "pass":
+        if len(legal) == 1 and self.game.action_to_text(int(legal[0])) == "pass":
             return f"move {len(self.state.history) + 1}, you have no move: type pass> "
         return f"move {len(self.state.history) + 1}, your turn> "
 
