@@ -12,6 +12,7 @@ from typing import Any
 
 ACTION_ENCODINGS = ("auto", "board", "column", "embedding")
 DYNAMICS = ("latent", "board")
+ACTION_HEAD_OUTPUTS = ("mlp", "cells")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class NetworkConfig:
     # convolutions (3x3, action_head_channels wide) before the heads' MLP: one sees a cell's
     # neighbours; three see the lines of four through it (a win in one is such a line)
     action_head_layers: int = 1
+    # what the convolutions feed (`ActionHeads`): "mlp", a small MLP to every action's answer
+    # (any action set), or "cells", each placement's answer read at its own cell (games whose
+    # actions are cells, and a pass)
+    action_head_output: str = "mlp"
     # What g steps. "latent": MuZero's g, hidden state to hidden state. "board": the hidden
     # state also carries the observation planes, g predicts the next ones (a small convolution
     # stack, `board_dynamics_width` wide and `board_dynamics_layers` deep) and h encodes them:
@@ -80,6 +85,9 @@ class NetworkConfig:
             raise ValueError(f"network dynamics must be one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
         if self.action_head_layers < 1:
             raise ValueError(f"network action_head_layers must be >= 1, got {self.action_head_layers}")
+        if self.action_head_output not in ACTION_HEAD_OUTPUTS:
+            raise ValueError(f"network action_head_output must be one of {', '.join(ACTION_HEAD_OUTPUTS)}, "
+                             f"got {self.action_head_output!r}")
         if self.board_dynamics_width < 1 or self.board_dynamics_layers < 1:
             raise ValueError("network board_dynamics_width and board_dynamics_layers must be >= 1")
         if not isinstance(self.board_ends, bool):

@@ -97,30 +97,58 @@ class PolicyHead(nn.Module):
 
 
 class ActionHeads(nn.Module):
-    """Per-action legality and game end from a hidden state: conv3x3 (``layers`` of them) -> MLP
-    -> ``A * (1 + E)``.
+    """Per-action legality and game end from a hidden state.
 
     Returns (legal logits ``[N, A]``, end logits ``[N, A, E]``) with E = `END_CLASSES`
     (goes on, mover wins, draw, mover loses). They read the hidden state itself, as f does,
-    so the same heads serve the root (h) and every unrolled state (g).
+    so the same heads serve the root (h) and every unrolled state (g). A stack of conv3x3
+    (``layers`` of them) feeds one of two outputs (``output``):
+
+    - ``mlp``: flatten -> MLP (``hidden`` units) -> ``A * (1 + E)``. Any action set (Connect
+      Four's columns), but every move's answer passes through ``hidden`` units: with 81 moves
+      (Gomoku 9x9) they read legal moves at 96.5% after the fit (docs/notebook.md).
+    - ``cells``: where each action places on one cell (``board`` action encoding), a conv1x1
+      gives that cell's ``1 + E`` logits, plus a term of the whole board (the mean and maximum
+      of each channel over the board -> linear): a placement's legality is a pattern around
+      its cell, while an end may hang on a count over the board (Othello's discs). An action
+      past the cells (a pass) reads the board term alone.
     """
 
     def __init__(self, channels: int, head_channels: int, board_cells: int, hidden: int, num_actions: int,
-                 layers: int = 1) -> None:
+                 layers: int = 1, output: str = "mlp") -> None:
         super().__init__()
         self.num_actions = num_actions
+        self.output = output
         self.conv = nn.Conv2d(channels, head_channels, 3, padding=1, bias=False)
         self.norm = nn.BatchNorm2d(head_channels)
         # further convolutions (with bias, no BatchNorm: the inference copy folds only conv/norm)
         self.convs = nn.ModuleList(nn.Conv2d(head_channels, head_channels, 3, padding=1) for _ in range(layers - 1))
-        self.fc1 = nn.Linear(head_channels * board_cells, hidden)
-        self.fc2 = nn.Linear(hidden, num_actions * (1 + END_CLASSES))
+        outputs = 1 + END_CLASSES
+        if output == "cells":
+            if num_actions not in (board_cells, board_cells + 1):
+                raise ValueError(f"action heads output 'cells' needs one action per cell (and at most a pass), "
+                                 f"got {num_actions} actions on {board_cells} cells")
+            self.board_cells = board_cells
+            self.cell_out = nn.Conv2d(head_channels, outputs, 1)
+            self.board_out = nn.Linear(2 * head_channels, (1 + num_actions - board_cells) * outputs)
+        elif output == "mlp":
+            self.fc1 = nn.Linear(head_channels * board_cells, hidden)
+            self.fc2 = nn.Linear(hidden, num_actions * outputs)
+        else:
+            raise ValueError(f"action heads output must be mlp or cells, got {output!r}")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = F.relu(self.norm(self.conv(x)))
         for conv in self.convs:
             out = F.relu(conv(out))
-        out = self.fc2(F.relu(self.fc1(out.flatten(1)))).view(-1, self.num_actions, 1 + END_CLASSES)
+        outputs = 1 + END_CLASSES
+        if self.output == "cells":
+            flat = out.flatten(2)                                              # [N, C, cells]
+            board = self.board_out(torch.cat([flat.mean(-1), flat.amax(-1)], dim=1)).view(len(x), -1, outputs)
+            cells = self.cell_out(out).flatten(2).transpose(1, 2) + board[:, :1]  # [N, cells, 1 + E]
+            out = torch.cat([cells, board[:, 1:]], dim=1)
+        else:
+            out = self.fc2(F.relu(self.fc1(out.flatten(1)))).view(-1, self.num_actions, outputs)
         return out[:, :, 0], out[:, :, 1:]
 
 
@@ -253,7 +281,8 @@ class MuZeroNetwork(nn.Module):
         self.value_head = ScalarHead(channels, cfg.value_head_channels, cells, cfg.head_hidden, value_outputs)
         # the action heads read the whole hidden state (the board model's planes too)
         self.action_heads = (ActionHeads(self.hidden_shape[0], cfg.action_head_channels, cells, cfg.head_hidden,
-                                         spec.num_actions, cfg.action_head_layers) if cfg.action_heads else None)
+                                         spec.num_actions, cfg.action_head_layers, cfg.action_head_output)
+                             if cfg.action_heads else None)
         self.board_ends = (BoardEnds(in_planes, (height, width), cfg.board_ends_width, cfg.board_ends_kernel)
                            if cfg.board_ends else None)
         # EfficientZero consistency: projection of a hidden state and a predictor on top of it

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.config import LossConfig, NetworkConfig
+from agent.config import ACTION_HEAD_OUTPUTS, LossConfig, NetworkConfig
 from envs.errors import UsageError
 from mcts.config import SearchConfig
 
@@ -175,6 +175,7 @@ class ModelFitConfig:
     dynamics_blocks: int = 2       # the latent g's residual blocks
     action_head_layers: int = 1    # the action heads' convolutions (network.action_head_layers)
     action_head_channels: int = 16
+    action_head_output: str = "mlp"    # network.action_head_output: "cells" reads a placement at its cell
     keep_heads: bool = False       # start from the checkpoint's action heads when it has them, same shape
     board_ends: bool = False       # fit the board model's end detector too (network.board_ends)
     board_ends_learning_rate: float = 1e-2   # the detector's own when it trains with g (a line detector
@@ -213,6 +214,9 @@ class ModelFitConfig:
             raise ValueError("model_fit board_ends reads the board model's planes: it needs dynamics = board")
         if self.threads < 0:
             raise ValueError(f"model_fit threads must be >= 0, got {self.threads}")
+        if self.action_head_output not in ACTION_HEAD_OUTPUTS:
+            raise ValueError(f"model_fit action_head_output must be one of {', '.join(ACTION_HEAD_OUTPUTS)}, "
+                             f"got {self.action_head_output!r}")
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,8 @@ def network_to_fit(checkpoint, config: ModelFitConfig) -> MuZeroNetwork:
 
     values = {**checkpoint.network_config, "action_heads": True, "dynamics_blocks": config.dynamics_blocks,
               "dynamics": config.dynamics, "action_head_layers": config.action_head_layers,
-              "action_head_channels": config.action_head_channels, "board_ends": config.board_ends}
+              "action_head_channels": config.action_head_channels,
+              "action_head_output": config.action_head_output, "board_ends": config.board_ends}
     network = MuZeroNetwork(GameSpec(checkpoint.observation_shape, checkpoint.num_actions),
                             NetworkConfig.from_dict(values))
     fresh = set(MODEL_MODULES)

@@ -72,3 +72,47 @@ def test_config_roundtrip_and_presets():
         NetworkConfig.from_dict({"channels": 8, "bogus": 1})
     with pytest.raises(ValueError):
         NetworkConfig(channels=0)
+
+
+def test_cell_action_heads_read_each_placement_at_its_own_cell():
+    """Action a = row * width + column reads the cell (row, column); the pass, the board term."""
+    net = MuZeroNetwork(GameSpec((2, 3, 4), 13), NetworkConfig(channels=4, action_heads=True, action_head_channels=5,
+                                                               action_head_output="cells")).eval()
+    heads = net.action_heads
+    with torch.no_grad():
+        heads.cell_out.weight.zero_()
+        heads.cell_out.bias.zero_()
+        for output in range(heads.cell_out.out_channels):
+            heads.cell_out.weight[output, output] = 1.0       # output k reads the convolution's channel k
+        heads.board_out.weight.zero_()
+        heads.board_out.bias.copy_(torch.arange(heads.board_out.out_features, dtype=torch.float32))
+    hidden = torch.rand(3, *net.hidden_shape)
+    legal, ends = net.predict_actions(hidden)
+    assert legal.shape == (3, 13) and ends.shape == (3, 13, 4)
+    features = torch.relu(heads.norm(heads.conv(hidden)))
+    for action in range(12):
+        row, column = divmod(action, 4)
+        torch.testing.assert_close(legal[:, action], features[:, 0, row, column] + 0.0)
+        torch.testing.assert_close(ends[:, action], features[:, 1:5, row, column] + torch.arange(1.0, 5.0))
+    torch.testing.assert_close(legal[:, 12], torch.full((3,), 5.0))
+    torch.testing.assert_close(ends[:, 12], torch.arange(6.0, 10.0).expand(3, 4))
+
+
+@pytest.mark.parametrize("output", ["mlp", "cells"])
+def test_folded_action_heads_match_the_trainable_ones(output):
+    net = MuZeroNetwork(GameSpec((3, 5, 5), 26), NetworkConfig(channels=8, action_heads=True, action_head_layers=2,
+                                                               action_head_output=output, dynamics="board")).eval()
+    hidden = net.represent((torch.rand(4, 3, 5, 5) < 0.4).float())
+    with torch.no_grad():
+        eager = net.predict_actions(hidden)
+        net.set_inference("fp32")
+        folded = net.predict_actions(hidden)
+    for got, want in zip(folded, eager):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_cell_action_heads_need_actions_on_cells():
+    with pytest.raises(ValueError, match="one action per cell"):
+        MuZeroNetwork(GameSpec((2, 6, 7), 7), NetworkConfig(action_heads=True, action_head_output="cells"))
+    with pytest.raises(ValueError, match="action_head_output"):
+        NetworkConfig(action_head_output="conv")

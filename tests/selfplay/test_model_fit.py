@@ -154,7 +154,8 @@ def test_model_parameters_are_g_and_the_heads(network):
                                            ({"board_ends_learning_rate": 0}, "board_ends_learning_rate"),
                                            ({"board_ends_minutes": 1.0}, "board_ends = true"),
                                            ({"board_ends_minutes": -1.0, "board_ends": True}, "board_ends_minutes"),
-                                           ({"board_ends_examples": 0}, "board_ends_examples")])
+                                           ({"board_ends_examples": 0}, "board_ends_examples"),
+                                           ({"action_head_output": "conv"}, "action_head_output")])
 def test_bad_fit_settings_are_refused(values, words):
     with pytest.raises(ValueError, match=words):
         ModelFitConfig(**values)
@@ -185,6 +186,26 @@ def test_fit_model_makes_an_agent_that_searches_its_learned_model(rules_run, tmp
             assert torch.equal(fitted.model[name], tensor), name
     agent = Agent.load(out)
     assert agent.learned_model_trained and agent.end_positive_weight == 10.0
+    match = ponder("arena", "--game", "tictactoe", "--a", f"agent:{out}:4", "--b", "random", "--games", "2",
+                   "--workers", "1", "--json")
+    assert match.returncode == 0, match.stderr[-2000:]
+
+
+def test_a_fit_with_cell_action_heads_writes_an_agent_that_reads_them(rules_run, tmp_path):
+    """model_fit.action_head_output reaches the fitted network, its checkpoint and the agent."""
+    from agent.checkpoint import load_checkpoint, save_checkpoint
+    from selfplay.model_fit import fit_checkpoint, load_replay_games
+
+    source = load_checkpoint(rules_run / "checkpoints" / "latest.pt")
+    config = ModelFitConfig(minutes=0.02, batch=16, unroll_steps=2, precision="fp32", threads=1,
+                            action_head_output="cells")
+    payload, progress = fit_checkpoint(source, load_replay_games(rules_run), config)
+    assert progress.steps > 0
+    out = save_checkpoint(tmp_path / "cells.pt", payload)
+    agent = Agent.load(out)
+    assert agent.network.config.action_head_output == "cells"
+    assert agent.network.action_heads.output == "cells"
+    assert not any(name.startswith("action_heads.fc") for name in agent.network.state_dict())
     match = ponder("arena", "--game", "tictactoe", "--a", f"agent:{out}:4", "--b", "random", "--games", "2",
                    "--workers", "1", "--json")
     assert match.returncode == 0, match.stderr[-2000:]
@@ -234,7 +255,7 @@ def test_fit_model_adds_an_end_detector_to_a_fitted_board_model_and_keeps_the_re
 
 
 def test_a_fit_with_board_ends_minutes_trains_the_detector_alone_after_g(rules_run):
-    from agent.checkpoint import load_checkpoint
+    from agent.checkpoint import load_checkpoint, save_checkpoint
     from selfplay.model_fit import fit_checkpoint, load_replay_games
 
     config = ModelFitConfig(minutes=0.02, batch=16, threads=1, board_ends=True, board_ends_minutes=0.02,
