@@ -9,10 +9,16 @@ the checkpoint's cumulative training wall-clock (``elapsed_seconds``, summed ove
 
     python scripts/checkpoint_curve.py SNAPSHOT_DIR --opponent alphabeta:4 --opponent heuristic \\
         --sims 200 --games 20 --every-minutes 15 --out curve.png --markdown curve.md
+
+With ``--cache DIR`` each match's result is kept there (`ponder arena --json`'s object) and
+read back instead of replayed: a curve can be played while the run trains, checkpoint by
+checkpoint as they appear, and an interrupted one resumes where it stopped.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +62,24 @@ def thin(snapshots: list[Snapshot], every_minutes: float) -> list[Snapshot]:
     return chosen
 
 
+def cached_match(cache: Path | None, game, snapshot: Snapshot, agent: str, opponent: str, games: int, seed: int,
+                 workers: int | None):
+    """The summary of ``agent`` against ``opponent``: from ``cache`` when that match is there
+    (same checkpoint step, players, games and seed), else played (and written there)."""
+    from selfplay.arena import MatchSummary, play_match
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"step{snapshot.step}_{agent.split(':', 2)[-1]}_{opponent}_{games}g_s{seed}")
+    file = cache / f"{name}.json" if cache else None
+    if file is not None and file.is_file():
+        data = json.loads(file.read_text())
+        return MatchSummary(**{**data, "score_ci95": tuple(data["score_ci95"])})
+    summary = play_match(game, agent, opponent, games, seed=seed, workers=workers).summary
+    if file is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        file.write_text(json.dumps(summary.to_json()))
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="+", type=Path, help="folders of step_*.pt checkpoints, or files")
@@ -68,11 +92,12 @@ def main() -> int:
     parser.add_argument("--every-minutes", type=float, default=0.0, help="thin to one checkpoint per this many minutes")
     parser.add_argument("--out", type=Path, help="PNG plot")
     parser.add_argument("--markdown", type=Path, help="markdown table")
+    parser.add_argument("--cache", type=Path, help="folder that keeps each match's result (reused when there)")
+    parser.add_argument("--workers", type=int, help="arena processes (default: one per core)")
     args = parser.parse_args()
 
     from envs.errors import UsageError
     from envs.registry import get_game
-    from selfplay.arena import play_match
     from scripts.training_curves import publish
 
     try:
@@ -90,7 +115,8 @@ def main() -> int:
             scores = {}
             for opponent in args.opponent:
                 agent = f"agent:{snapshot.path}:{args.sims}:{root}"
-                summary = play_match(game, agent, opponent, args.games, seed=args.seed).summary
+                summary = cached_match(args.cache, game, snapshot, agent, opponent, args.games, args.seed,
+                                       args.workers)
                 scores[opponent] = summary
                 print(f"step {snapshot.step:>6} ({snapshot.minutes:5.1f} min) vs {opponent}: "
                       f"{summary.score:.3f} ({summary.a_wins}-{summary.draws}-{summary.b_wins})", file=sys.stderr)

@@ -10,7 +10,8 @@
 #   - curve: strength against training wall-clock from the run's kept checkpoints (which have
 #     no learned model yet, so their searches use the rules), CURVE_GAMES games (default 20)
 #     against each of CURVE_OPPONENTS (default: the first of OPPONENTS), one checkpoint per
-#     CURVE_MINUTES (default 15).
+#     CURVE_MINUTES (default 15); each match is kept in OUT_DIR/curve_matches and not replayed
+#     (play it while the run trains: STEPS=curve, again when it has more checkpoints).
 # Usage: scripts/evaluate_agent.sh EXPERIMENT CHECKPOINT OUT_DIR [RUN_DIR]
 #   e.g. scripts/evaluate_agent.sh gomoku/g-v RUN/checkpoints/fitted.pt OUT RUN
 # STEPS (default "arena ablation curve") picks what runs; a step's files already in OUT_DIR are kept.
@@ -54,7 +55,7 @@ for step in ${STEPS:-arena ablation curve}; do
       for opponent in ${CURVE_OPPONENTS:-$1}; do curve_opponents+=(--opponent "$opponent"); done
       "$PYTHON" scripts/checkpoint_curve.py "$RUN_DIR/checkpoints" "${curve_opponents[@]}" --sims "$SIMS" \
         --games "${CURVE_GAMES:-20}" --every-minutes "${CURVE_MINUTES:-15}" \
-        --out "$OUT/curve.png" --markdown "$OUT/curve.md"
+        --cache "$OUT/curve_matches" --out "$OUT/curve.png" --markdown "$OUT/curve.md"
       ;;
     *) echo "unknown step $step (arena, ablation, curve)" >&2; exit 2 ;;
   esac
