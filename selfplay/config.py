@@ -419,22 +419,28 @@ def from_dict(data: dict[str, Any], base: RunConfig | None = None, source: str =
     for section, values in data.items():
         if not isinstance(values, dict):
             raise UsageError(f"{source}: [{section}] must be a table")
-        for key, value in values.items():
-            base = _set_field(base, section, key, value, source)
+        base = _set_fields(base, section, values, source)
     return base
 
 
-def _set_field(config: RunConfig, section: str, key: str, value: Any, source: str) -> RunConfig:
+def _set_fields(config: RunConfig, section: str, values: dict[str, Any], source: str) -> RunConfig:
+    """``config`` with the keys of ``values`` set in ``section``, checked together: a section's
+    rules that tie two keys (board_ends_minutes needs board_ends) see the section as written,
+    whatever order its keys come in."""
     section_value = getattr(config, section)
     hints = typing.get_type_hints(type(section_value))
-    if key not in hints or key not in {f.name for f in dataclasses.fields(section_value)}:
-        known = ", ".join(f.name for f in dataclasses.fields(section_value))
-        raise UsageError(f"{source}: unknown key {section}.{key} (known: {known})")
-    checked = _coerce(value, hints[key], f"{section}.{key}", source)
+    fields = {f.name for f in dataclasses.fields(section_value)}
+    checked = {}
+    for key, value in values.items():
+        if key not in hints or key not in fields:
+            known = ", ".join(f.name for f in dataclasses.fields(section_value))
+            raise UsageError(f"{source}: unknown key {section}.{key} (known: {known})")
+        checked[key] = _coerce(value, hints[key], f"{section}.{key}", source)
     try:
-        new_section = dataclasses.replace(section_value, **{key: checked})
+        new_section = dataclasses.replace(section_value, **checked)
     except (TypeError, ValueError) as error:
-        raise UsageError(f"{source}: {section}.{key}: {error}") from None
+        where = f"{section}.{next(iter(checked))}" if len(checked) == 1 else f"[{section}]"
+        raise UsageError(f"{source}: {where}: {error}") from None
     return dataclasses.replace(config, **{section: new_section})
 
 
@@ -562,7 +568,9 @@ def read_toml(path: Path, base: RunConfig | None = None) -> RunConfig:
 
 
 def apply_overrides(config: RunConfig, assignments: list[str] | tuple[str, ...]) -> RunConfig:
-    """Apply ``section.key=value`` strings (values in TOML syntax; bare words are strings)."""
+    """Apply ``section.key=value`` strings (values in TOML syntax; bare words are strings); a
+    section's assignments are checked together, as a recipe's are (`_set_fields`)."""
+    sections: dict[str, dict[str, Any]] = {}
     for assignment in assignments:
         if "=" not in assignment:
             raise UsageError(f"--set {assignment!r}: expected section.key=value")
@@ -578,5 +586,7 @@ def apply_overrides(config: RunConfig, assignments: list[str] | tuple[str, ...])
             value = tomllib.loads(f"value = {text}")["value"]
         except tomllib.TOMLDecodeError:
             value = text  # a bare word such as gumbel or cpu
-        config = _set_field(config, section, key, value, "--set")
+        sections.setdefault(section, {})[key] = value
+    for section, values in sections.items():
+        config = _set_fields(config, section, values, "--set")
     return config

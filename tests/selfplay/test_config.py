@@ -35,6 +35,21 @@ def test_overrides_are_typed():
     assert config.search.root == "gumbel" and config.loss.consistency is True
 
 
+@pytest.mark.parametrize("order", [("board_ends=false", "board_ends_minutes=0"),
+                                   ("board_ends_minutes=0", "board_ends=false")])
+def test_a_sections_keys_are_checked_together_in_any_order(order, tmp_path):
+    """Turning off a setting another key depends on is one change, not a contradiction midway."""
+    start = run_config.apply_overrides(run_config.preset("connect_four"),
+                                       ["model_fit.board_ends=true", "model_fit.board_ends_minutes=2"])
+    config = run_config.apply_overrides(start, [f"model_fit.{assignment}" for assignment in order])
+    assert config.model_fit.board_ends is False and config.model_fit.board_ends_minutes == 0
+    path = tmp_path / "off.toml"
+    path.write_text("[model_fit]\n" + "\n".join(order) + "\n")
+    assert run_config.read_toml(path, start).model_fit == config.model_fit
+    with pytest.raises(UsageError, match="needs board_ends"):            # still a contradiction when it is one
+        run_config.apply_overrides(start, ["model_fit.board_ends=false"])
+
+
 @pytest.mark.parametrize("assignment, words", [
     ("learner.batch=64", "unknown key learner.batch"),
     ("learners.batch_size=64", "unknown section"),
