@@ -158,7 +158,8 @@ def test_pretrained_path_absent_for_unknown_game():
 
 
 @pytest.mark.parametrize("game_name,options", [("tictactoe", {}), ("connect_four", {}),
-                                               ("gomoku", {"board_size": 9, "win_length": 5})])
+                                               ("gomoku", {"board_size": 9, "win_length": 5}),
+                                               ("othello", {"board_size": 8})])
 def test_shipped_agent_loads_safely_and_plays_legal_moves(game_name, options):
     """What `ponder play --game G` meets after install: an inference-only checkpoint of G, with
     the options its recipe trained it for."""
