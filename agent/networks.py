@@ -128,14 +128,11 @@ class ActionHeads(nn.Module):
             if num_actions not in (board_cells, board_cells + 1):
                 raise ValueError(f"action heads output 'cells' needs one action per cell (and at most a pass), "
                                  f"got {num_actions} actions on {board_cells} cells")
-            self.board_cells = board_cells
             self.cell_out = nn.Conv2d(head_channels, outputs, 1)
             self.board_out = nn.Linear(2 * head_channels, (1 + num_actions - board_cells) * outputs)
-        elif output == "mlp":
+        else:   # "mlp" (NetworkConfig checks the name)
             self.fc1 = nn.Linear(head_channels * board_cells, hidden)
             self.fc2 = nn.Linear(hidden, num_actions * outputs)
-        else:
-            raise ValueError(f"action heads output must be mlp or cells, got {output!r}")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = F.relu(self.norm(self.conv(x)))
