@@ -65,14 +65,15 @@ def thin(snapshots: list[Snapshot], every_minutes: float) -> list[Snapshot]:
 def cached_match(cache: Path | None, game, snapshot: Snapshot, agent: str, opponent: str, games: int, seed: int,
                  workers: int | None):
     """The summary of ``agent`` against ``opponent``: from ``cache`` when that match is there
-    (same checkpoint step, players, games and seed), else played (and written there)."""
+    (same players, checkpoint file included, games and seed), else played (and written there)."""
     from selfplay.arena import MatchSummary, play_match
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"step{snapshot.step}_{agent.split(':', 2)[-1]}_{opponent}_{games}g_s{seed}")
     file = cache / f"{name}.json" if cache else None
     if file is not None and file.is_file():
         data = json.loads(file.read_text())
-        return MatchSummary(**{**data, "score_ci95": tuple(data["score_ci95"])})
+        if (data["a"], data["b"]) == (agent, opponent):      # another run's checkpoint of that step is replayed
+            return MatchSummary(**{**data, "score_ci95": tuple(data["score_ci95"])})
     summary = play_match(game, agent, opponent, games, seed=seed, workers=workers).summary
     if file is not None:
         cache.mkdir(parents=True, exist_ok=True)

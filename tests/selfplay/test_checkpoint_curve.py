@@ -45,3 +45,6 @@ def test_a_cached_match_is_played_once_per_checkpoint_and_opponent(tmp_path, mon
     assert len(played) == 4 and len(list(tmp_path.glob("*.json"))) == 4
     cached_match(None, None, first, agent.format(first.path), "alphabeta:4", 4, 0, 1)   # no cache: always played
     assert len(played) == 5
+    other_run = Snapshot(Path("other/step_0.pt"), first.step, first.minutes)   # same step, another run
+    cached_match(tmp_path, None, other_run, agent.format(other_run.path), "alphabeta:4", 4, 0, 1)
+    assert len(played) == 6
