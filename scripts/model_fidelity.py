@@ -4,6 +4,7 @@ For a checkpoint, along real trajectories, at each unroll depth k (g applied k t
 h of a real position, then compared with the real position k plies later):
 
 - value error and policy KL against the same network on the real position;
+- for a board model, the share of predicted boards equal to the real one, cell for cell;
 - legal moves (accuracy over all actions), wins and game ends (precision and recall over
   the legal actions) as the action heads predict them, where the network has them;
 - wins as the reward head sees them (reward > 0.5 for the move), for every network.
@@ -60,11 +61,14 @@ def fidelity_rows(table) -> list[str]:
     detector = any(entry.get("detector_end_tp", 0) + entry.get("detector_end_fp", 0) + entry.get("detector_end_fn", 0)
                    for entry in table.ends)
     extra = " win P / R (detector) | end P / R (detector) |" if detector else ""
-    lines = ["| k | pairs | value abs err | policy KL | legal acc | win P / R (heads) | end P / R (heads) "
-             "| win P / R (reward head) |" + extra, "|---|---|---|---|---|---|---|---|" + ("---|---|" if detector else "")]
+    boards = bool(table.boards_exact)
+    lines = ["| k | pairs |" + (" boards exact |" if boards else "") + " value abs err | policy KL | legal acc "
+             "| win P / R (heads) | end P / R (heads) | win P / R (reward head) |" + extra,
+             "|---|---|" + ("---|" if boards else "") + "---|---|---|---|---|---|" + ("---|---|" if detector else "")]
     for depth in table.depths.tolist():
         ends = table.ends[depth] if depth < len(table.ends) else {}
-        row = (f"| {depth} | {table.pairs[depth]} | {table.value_abs_error[depth]:.3f} | {table.policy_kl[depth]:.3f} "
+        exact = f" {pct(table.boards_exact[depth])} |" if boards else ""
+        row = (f"| {depth} | {table.pairs[depth]} |{exact} {table.value_abs_error[depth]:.3f} | {table.policy_kl[depth]:.3f} "
                f"| {pct(ends.get('legal_accuracy'))} | {pct(ends.get('win_precision'))} / {pct(ends.get('win_recall'))} "
                f"| {pct(ends.get('end_precision'))} / {pct(ends.get('end_recall'))} "
                f"| {pct(ends.get('reward_win_precision'))} / {pct(ends.get('reward_win_recall'))} |")

@@ -185,6 +185,9 @@ class ModelFitConfig:
     # run's paths (c4-t, which read false ends)
     board_ends_minutes: float = 0.0
     board_ends_examples: int = 1_500_000
+    # > 0: the board model's g first trains alone for these minutes on single transitions of
+    # the replay (selfplay.board_pretrain), before the fit's paths
+    board_pretrain_minutes: float = 0.0
     hidden_weight: float = 10.0    # weight of g's own term: the hidden states' or the planes' error
     end_positive_weight: float = 10.0
     precision: str = "bf16"        # autocast of the fit's forward passes: bf16 or fp32
@@ -192,9 +195,11 @@ class ModelFitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.minutes >= 0 or not self.board_ends_minutes >= 0:
-            raise ValueError(f"model_fit minutes and board_ends_minutes must be >= 0, got {self.minutes}, "
-                             f"{self.board_ends_minutes}")
+        if not self.minutes >= 0 or not self.board_ends_minutes >= 0 or not self.board_pretrain_minutes >= 0:
+            raise ValueError(f"model_fit minutes, board_ends_minutes and board_pretrain_minutes must be >= 0, got "
+                             f"{self.minutes}, {self.board_ends_minutes}, {self.board_pretrain_minutes}")
+        if self.board_pretrain_minutes > 0 and self.dynamics != "board":
+            raise ValueError("model_fit board_pretrain_minutes trains the board model's g: it needs dynamics = board")
         if self.board_ends_minutes > 0 and not self.board_ends:
             raise ValueError("model_fit board_ends_minutes trains the end detector: it needs board_ends = true")
         for name in ("unroll_steps", "batch", "dynamics_blocks", "action_head_layers", "action_head_channels",

@@ -49,6 +49,9 @@ class FidelityByDepth:
     illegal_mass_sem: np.ndarray
     games: int
     ends: tuple[dict, ...] = ()     # per depth: `EndCounts.as_dict` (empty if not measured)
+    # per depth, board models only: the share of g's predicted boards (each cell read as set
+    # above 0.5, as the search snaps them) equal to the real position's, cell for cell
+    boards_exact: tuple[float | None, ...] = ()
 
     def as_dict(self) -> dict:
         def listed(values: np.ndarray) -> list:
@@ -65,6 +68,7 @@ class FidelityByDepth:
             "illegal_mass": listed(self.illegal_mass),
             "illegal_mass_sem": listed(self.illegal_mass_sem),
             "ends": list(self.ends),
+            "boards_exact": [None if v is None else round(float(v), 6) for v in self.boards_exact],
         }
 
 
@@ -165,6 +169,9 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
     labels_array = np.stack(labels) if labels else None
     columns = {key: [] for key in ("kl", "value", "illegal")}
     rows = []
+    real_planes = np.stack(planes) if planes else None
+    board_planes = real_planes.shape[1] if getattr(network, "board_model", False) and real_planes is not None else 0
+    boards_exact: list[float | None] = [1.0] if board_planes else []   # depth 0: h's own input
     end_rows: list[dict] = []
     alive = np.asarray(unrolled, dtype=np.int64)
     with torch.no_grad():
@@ -184,6 +191,8 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
             alive, hidden = alive[keep], hidden[torch.from_numpy(np.flatnonzero(keep))]
             if alive.size == 0:
                 rows.append((np.zeros(0), np.zeros(0), np.zeros(0)))
+                if board_planes:
+                    boards_exact.append(None)
                 if labels_array is not None:
                     end_rows.append(EndCounts().as_dict())
                 continue
@@ -195,6 +204,10 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
             value_error = np.abs(value.double().numpy() - real_value[target])
             illegal = (np.exp(log_prior) * ~masks_array[target]).sum(axis=1)
             rows.append((kl, value_error, illegal))
+            if board_planes:
+                predicted = hidden[:, -board_planes:].float().numpy() > 0.5
+                same = (predicted == (real_planes[target] > 0.5)).reshape(len(target), -1).all(axis=1)
+                boards_exact.append(float(same.mean()))
             if labels_array is not None:
                 end_rows.append(count_ends(network, hidden, masks_array[target], labels_array[target],
                                            positive_weight=positive_weight).as_dict())
@@ -212,6 +225,7 @@ def measure_fidelity(network, game: Game, trajectories: Sequence[Sequence[int]],
         illegal_mass_sem=np.array([s for _, s in columns["illegal"]]),
         games=len(trajectories),
         ends=tuple(end_rows),
+        boards_exact=tuple(boards_exact),
     )
 
 

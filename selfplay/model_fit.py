@@ -26,6 +26,7 @@ from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity,
                              set_fit_modes)
 from agent.networks import MuZeroNetwork
 from envs.game import Game, State, mover_reward
+from selfplay.board_pretrain import pretrain_board_dynamics
 from selfplay.config import ModelFitConfig
 
 
@@ -154,14 +155,20 @@ class PathSampler:
 @dataclass
 class FitProgress:
     """Where a fit stands, for the progress callback and the checkpoint's bookkeeping:
-    ``phase`` "model" (g and the heads, `fit_network`) or "end detector" (`fit_detector_phase`);
-    ``note``, when set, is a one-line verdict to print instead of a progress line."""
+    ``phase`` "board model" (g alone, `selfplay.board_pretrain`), "model" (g and the heads,
+    `fit_network`) or "end detector" (`fit_detector_phase`); ``note``, when set, is a one-line
+    verdict to print instead of a progress line."""
 
     steps: int = 0
     seconds: float = 0.0
     parts: dict | None = None
     phase: str = "model"
     note: str = ""
+
+    def budget_minutes(self, config: ModelFitConfig) -> float:
+        """The wall-clock budget of this progress's phase in ``config``."""
+        return {"board model": config.board_pretrain_minutes, "model": config.minutes,
+                "end detector": config.board_ends_minutes}[self.phase]
 
 
 def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitConfig,
@@ -285,9 +292,11 @@ def fit_checkpoint(checkpoint, games, config: ModelFitConfig,
     game = get_game(checkpoint.game, **checkpoint.game_options)
     network = network_to_fit(checkpoint, config)
     sampler = PathSampler(game, games, np.random.default_rng(config.seed))
+    pretrained = pretrain_board_dynamics(network, sampler, config, report, should_stop=should_stop) \
+        if config.board_pretrain_minutes > 0 else {}
     progress = fit_network(network, sampler, config, report=report, should_stop=should_stop)
-    extra = {**checkpoint.extra, "model_fit_steps": progress.steps, "model_fit_seconds": round(progress.seconds, 1),
-             "model_fit_positions": len(sampler)}
+    extra = {**checkpoint.extra, **pretrained, "model_fit_steps": progress.steps,
+             "model_fit_seconds": round(progress.seconds, 1), "model_fit_positions": len(sampler)}
     if network.board_ends is not None and config.board_ends_minutes > 0 and not (should_stop and should_stop()):
         extra.update(fit_detector_phase(network, game, config, _replay_symmetries(checkpoint.config), report,
                                         should_stop))

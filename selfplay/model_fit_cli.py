@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"fit-model: {progress.note}", file=sys.stderr, flush=True)
             return
         parts = " ".join(f"{name} {value:.4f}" for name, value in (progress.parts or {}).items())
-        budget = config.minutes if progress.phase == "model" else config.board_ends_minutes
-        print(f"fit-model: {progress.phase} step {progress.steps}, {progress.seconds / 60:.1f} of {budget:g} min: "
+        print(f"fit-model: {progress.phase} step {progress.steps}, {progress.seconds / 60:.1f} of "
+              f"{progress.budget_minutes(config):g} min: "
               f"{parts}", file=sys.stderr, flush=True)
 
     payload, progress = fit_checkpoint(checkpoint, games, config, report=report)

@@ -401,13 +401,17 @@ def _fidelity_section(results: dict, plots: dict[str, str]) -> list[str]:
     lines += ["Along real games (the network's policy-only play against random moves), the dynamics g are "
               "unrolled k steps on the real actions and f of the imagined state is compared with f(h(real "
               "position k plies later)). Depth 0 is the real prior itself. Means over (position, k) pairs, "
-              "standard error in brackets.", ""]
+              "standard error in brackets. For a board model, boards exact is the share of g's predicted "
+              "boards equal to the real ones.", ""]
     for label, table in fidelity.items():
         if len(fidelity) > 1:
             lines += [f"**{label}** ({table['games']} games)", ""]
-        lines += ["| k | pairs | policy KL | value abs error | illegal prior mass |", "|---|---|---|---|---|"]
+        boards = table.get("boards_exact") or []
+        lines += ["| k | pairs |" + (" boards exact |" if boards else "") + " policy KL | value abs error "
+                  "| illegal prior mass |", "|---|---|" + ("---|" if boards else "") + "---|---|---|"]
         for i, depth in enumerate(table["depths"]):
-            lines.append(f"| {depth} | {table['pairs'][i]} | {_fmt(table['policy_kl'][i], 4)} "
+            exact = f" {_pct(boards[i])} |" if boards else ""
+            lines.append(f"| {depth} | {table['pairs'][i]} |{exact} {_fmt(table['policy_kl'][i], 4)} "
                          f"({_fmt(table['policy_kl_sem'][i], 4)}) | {_fmt(table['value_abs_error'][i], 3)} "
                          f"({_fmt(table['value_abs_error_sem'][i], 3)}) | {_pct(table['illegal_mass'][i])} |")
         lines.append("")

@@ -148,13 +148,15 @@ def _fit_model(config, out: Path, quiet: bool) -> int:
         if progress.note:
             print(f"ponder train: {progress.note}", file=sys.stderr, flush=True)
         elif not quiet:
-            budget = fit.minutes if progress.phase == "model" else fit.board_ends_minutes
             print(f"ponder train: fitting the {'learned model' if progress.phase == 'model' else progress.phase}, "
-                  f"step {progress.steps}, {progress.seconds / 60:.1f} of {budget:g} min", file=sys.stderr, flush=True)
+                  f"step {progress.steps}, {progress.seconds / 60:.1f} of {progress.budget_minutes(fit):g} min",
+                  file=sys.stderr, flush=True)
 
     try:
+        board = f"its board model alone for {fit.board_pretrain_minutes:g} min, then " \
+            if fit.board_pretrain_minutes > 0 else ""
         detector = f", then its end detector for {fit.board_ends_minutes:g}" if fit.board_ends_minutes > 0 else ""
-        print(f"ponder train: fitting the learned model to the network for {fit.minutes:g} min{detector} "
+        print(f"ponder train: fitting the learned model to the network: {board}{fit.minutes:g} min{detector} "
               f"(model_fit; h and f frozen)", flush=True)
         fitted = fit_run(out, fit, report=report, should_stop=lambda: bool(interrupted))
     finally:

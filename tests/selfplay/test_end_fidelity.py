@@ -1,6 +1,7 @@
 """Legality and game ends against the rules, by unroll depth: exact models score 100%, blind ones 0%."""
 import numpy as np
 import pytest
+import torch
 
 from envs.registry import get_game
 from selfplay.end_fidelity import EndCounts
@@ -132,3 +133,34 @@ def test_the_board_models_end_detector_is_counted_on_the_predicted_positions():
     plain = MuZeroNetwork(GAME, NetworkConfig(channels=8, representation_blocks=1, prediction_blocks=1)).eval()
     with torch.no_grad():
         assert count_ends(plain, plain.initial(planes)[0], legal, ends).as_dict()["detector_win_recall"] is None
+
+
+class _BoardG(torch.nn.Module):
+    """A stand-in for the board model's g over tic-tac-toe's planes (the mover's stones, the
+    other's): ``rules`` plays the move and hands the turn over, as the game does; otherwise the
+    board is left as it was, wrong after every move."""
+
+    def __init__(self, rules: bool) -> None:
+        super().__init__()
+        self.rules = rules
+
+    def forward(self, planes, action_planes):
+        after = torch.cat([planes[:, 1:2], planes[:, 0:1] + action_planes], dim=1) if self.rules else planes
+        return 40.0 * (after - 0.5)
+
+
+def test_boards_exact_is_the_share_of_gs_boards_equal_to_the_real_ones():
+    from agent.config import NetworkConfig
+    from agent.networks import MuZeroNetwork
+
+    torch.manual_seed(0)
+    small = dict(channels=8, representation_blocks=1, prediction_blocks=1, head_hidden=16)
+    network = MuZeroNetwork(GAME, NetworkConfig(dynamics="board", **small)).eval()
+    games = _random_games(6, seed=3)
+    network.board_dynamics = _BoardG(rules=True)
+    assert measure_fidelity(network, GAME, games, max_depth=3, ends=False).boards_exact == (1.0,) * 4
+    network.board_dynamics = _BoardG(rules=False)
+    stale = measure_fidelity(network, GAME, games, max_depth=3, ends=False)
+    assert stale.boards_exact == (1.0, 0.0, 0.0, 0.0) and stale.as_dict()["boards_exact"] == [1.0, 0.0, 0.0, 0.0]
+    latent = MuZeroNetwork(GAME, NetworkConfig(**small)).eval()
+    assert measure_fidelity(latent, GAME, games, max_depth=2, ends=False).boards_exact == ()

@@ -155,7 +155,10 @@ def test_model_parameters_are_g_and_the_heads(network):
                                            ({"board_ends_minutes": 1.0}, "board_ends = true"),
                                            ({"board_ends_minutes": -1.0, "board_ends": True}, "board_ends_minutes"),
                                            ({"board_ends_examples": 0}, "board_ends_examples"),
-                                           ({"action_head_output": "conv"}, "action_head_output")])
+                                           ({"action_head_output": "conv"}, "action_head_output"),
+                                           ({"board_pretrain_minutes": -1.0}, "board_pretrain_minutes"),
+                                           ({"board_pretrain_minutes": 1.0, "dynamics": "latent"},
+                                            "needs dynamics = board")])
 def test_bad_fit_settings_are_refused(values, words):
     with pytest.raises(ValueError, match=words):
         ModelFitConfig(**values)
@@ -200,7 +203,7 @@ def test_a_fit_with_cell_action_heads_writes_an_agent_that_reads_them(rules_run,
     config = ModelFitConfig(minutes=0.02, batch=16, unroll_steps=2, precision="fp32", threads=1,
                             action_head_output="cells")
     payload, progress = fit_checkpoint(source, load_replay_games(rules_run), config)
-    assert progress.steps > 0
+    assert progress.steps > 0 and "board_pretrain_steps" not in payload["extra"]
     out = save_checkpoint(tmp_path / "cells.pt", payload)
     agent = Agent.load(out)
     assert agent.network.config.action_head_output == "cells"
@@ -458,3 +461,48 @@ def test_the_learned_tree_stops_where_the_detector_reads_an_end():
     assert (result.visit_counts[0] > 0).all() and np.allclose(result.q_values[0], 1.0)
     without = agent.act([game.initial_state()], dataclasses.replace(search, learned_ends=False), temperature=0.0)
     assert not np.allclose(without.q_values[0], 1.0)           # g's reward and f's value alone do not say so
+
+
+def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rules_run):
+    from agent.checkpoint import load_checkpoint
+    from selfplay.model_fit import fit_checkpoint, load_replay_games
+
+    source = load_checkpoint(rules_run / "checkpoints" / "latest.pt")
+    config = ModelFitConfig(minutes=0.02, board_pretrain_minutes=0.02, batch=16, unroll_steps=2, precision="fp32",
+                            threads=1)
+    phases = []
+    payload, progress = fit_checkpoint(source, load_replay_games(rules_run), config,
+                                       report=lambda p: phases.append(p.phase))
+    extra = payload["extra"]
+    assert extra["board_pretrain_steps"] > 0 and 0.0 <= extra["board_pretrain_exact"] <= 1.0
+    assert extra["model_fit_steps"] == progress.steps > 0
+    assert phases and phases[0] == "board model"         # its verdict comes first, before the fit's reports
+
+
+def test_the_board_model_alone_learns_each_moves_board_and_moves_nothing_else(tictactoe):
+    """g trained alone on single transitions (`selfplay.board_pretrain`): from a fresh g to
+    every held-out next board exact; h, f and the heads untouched."""
+    from selfplay.board_pretrain import HELD_OUT, exact_share, pretrain_board_dynamics, transitions
+
+    network = board_network(tictactoe)
+    games = random_games(tictactoe, 60, np.random.default_rng(6))
+    sampler = PathSampler(tictactoe, games, np.random.default_rng(7))
+    planes, actions, following = transitions(sampler, 200, follow=0.5, rng=np.random.default_rng(8))
+    for board, action, after in zip(planes[:20], actions[:20], following[:20]):   # the rules' next boards
+        state = next(state for state in sampler.states if np.array_equal(state.planes(), board.numpy()))
+        assert np.array_equal(state.play(int(action)).planes(), after.numpy())
+    untouched = {name: tensor.clone() for name, tensor in network.state_dict().items()
+                 if not name.startswith("board_dynamics.")}
+    before = exact_share(network, planes, actions, following)
+    config = ModelFitConfig(board_pretrain_minutes=1.0, batch=64, learning_rate=5e-3, precision="fp32", threads=1)
+    reports = []
+    bookkeeping = pretrain_board_dynamics(network, sampler, config, report=lambda p: reports.append(dataclasses.replace(p)),
+                                          report_every=100,
+                                          steps=400)
+    assert before < 0.5 and exact_share(network, planes, actions, following) == 1.0
+    assert bookkeeping["board_pretrain_steps"] == 400 and bookkeeping["board_pretrain_exact"] == 1.0
+    assert [r.steps for r in reports[:-1]] == [100, 200, 300, 400] and f"{HELD_OUT:,}" in reports[-1].note
+    assert reports[0].budget_minutes(config) == 1.0
+    for name, tensor in network.state_dict().items():
+        if name in untouched:
+            assert torch.equal(tensor, untouched[name]), name
