@@ -17,8 +17,6 @@ legal one.
 """
 from __future__ import annotations
 
-import math
-import time
 from typing import Callable
 
 import numpy as np
@@ -27,6 +25,7 @@ from torch.nn import functional as F
 
 from agent.networks import MuZeroNetwork
 from selfplay.config import ModelFitConfig
+from selfplay.fit_budget import FitBudget, cosine_scale
 
 HELD_OUT = 2_048        # transitions drawn apart, on which "exact" is measured
 PHASE = "board model"   # `FitProgress.phase` of this phase's reports
@@ -79,17 +78,15 @@ def pretrain_board_dynamics(network: MuZeroNetwork, sampler, config: ModelFitCon
     held_out = transitions(sampler, HELD_OUT, config.follow, rng)
     parameters = list(network.board_dynamics.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    budget = config.board_pretrain_minutes * 60.0
     progress = FitProgress(phase=PHASE)
     network.train()
-    start = time.monotonic()
+    budget = FitBudget(config.board_pretrain_minutes, steps)
     while not (should_stop and should_stop()):
-        elapsed = time.monotonic() - start
-        if (progress.steps >= steps) if steps is not None else elapsed >= budget:
+        fraction = budget.fraction(progress.steps)
+        if fraction is None:
             break
-        fraction = progress.steps / steps if steps is not None else min(elapsed / budget, 1.0)
         for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
+            group["lr"] = config.learning_rate * cosine_scale(fraction)
         planes, actions, following = transitions(sampler, config.batch, config.follow, rng)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
             logits = network.board_logits(planes, actions).float()
@@ -98,7 +95,7 @@ def pretrain_board_dynamics(network: MuZeroNetwork, sampler, config: ModelFitCon
         loss.backward()
         optimizer.step()
         progress.steps += 1
-        progress.seconds = time.monotonic() - start
+        progress.seconds = budget.elapsed()
         progress.parts = {"board": float(loss.detach())}
         if report is not None and progress.steps % report_every == 0:
             progress.parts["exact"] = exact_share(network, *held_out)

@@ -12,8 +12,6 @@ Used by ``ponder fit-model`` and by a recipe's ``[model_fit]`` phase after self-
 """
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -28,6 +26,7 @@ from agent.networks import MuZeroNetwork
 from envs.game import Game, State, mover_reward
 from selfplay.board_pretrain import pretrain_board_dynamics
 from selfplay.config import ModelFitConfig
+from selfplay.fit_budget import FitBudget, cosine_scale
 
 
 class PathSampler:
@@ -191,20 +190,18 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
     optimizer = torch.optim.AdamW([group for group in groups if group["params"]], lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     weights = ModelFitWeights(hidden=config.hidden_weight, end_positive=config.end_positive_weight)
-    budget = config.minutes * 60.0
     progress = FitProgress()
     # a fixed set of paths on which each report measures the board model against the real game
     probe = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior) \
         if network.board_model and report is not None else None
-    start = time.monotonic()
+    clock = FitBudget(config.minutes, steps)
     set_fit_modes(network)
     while not (should_stop and should_stop()):
-        elapsed = time.monotonic() - start
-        if (progress.steps >= steps) if steps is not None else elapsed >= budget:
+        fraction = clock.fraction(progress.steps)
+        if fraction is None:
             break
-        fraction = progress.steps / steps if steps is not None else min(elapsed / budget, 1.0)
         for group in optimizer.param_groups:
-            group["lr"] = group["base_lr"] * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction)))
+            group["lr"] = group["base_lr"] * cosine_scale(fraction)
         batch = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior,
                                end_examples=config.batch // 4 if joint_detector else 0)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
@@ -214,7 +211,7 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         optimizer.step()
         progress.steps += 1
         progress.parts = parts
-        progress.seconds = time.monotonic() - start
+        progress.seconds = clock.elapsed()
         if report is not None and progress.steps % report_every == 0:
             if probe is not None:
                 # a detector that trains later, on its own, is not read here
