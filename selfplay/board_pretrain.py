@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from agent.networks import MuZeroNetwork
 from selfplay.config import ModelFitConfig
-from selfplay.fit_budget import FitBudget, cosine_scale
+from selfplay.fit_budget import FitBudget, FitProgress, cosine_scale
 
 HELD_OUT = 2_048        # transitions drawn apart, on which "exact" is measured
 PHASE = "board model"   # `FitProgress.phase` of this phase's reports
@@ -67,8 +67,6 @@ def pretrain_board_dynamics(network: MuZeroNetwork, sampler, config: ModelFitCon
     """Train g (``network.board_dynamics``, in place, nothing else) on single transitions for
     ``config.board_pretrain_minutes``, or ``steps`` optimizer steps when given; returns the
     checkpoint's bookkeeping (steps, seconds, exact share on held-out transitions)."""
-    from selfplay.model_fit import FitProgress
-
     if not network.board_model:
         raise ValueError("the board model's pretraining needs dynamics = board")
     if config.threads:

@@ -1,9 +1,13 @@
-"""The budget of a fit phase: wall-clock minutes, or a fixed number of optimizer steps (tests
-and benchmarks: the same work on any machine), and the cosine learning-rate scale over it."""
+"""A fit phase's budget (wall-clock minutes, or a fixed number of optimizer steps: tests and
+benchmarks, the same work on any machine), the cosine learning-rate scale over it, and the
+progress every phase reports (`FitProgress`)."""
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+
+from selfplay.config import ModelFitConfig
 
 
 class FitBudget:
@@ -26,3 +30,22 @@ class FitBudget:
 def cosine_scale(fraction: float) -> float:
     """The learning rate's share at ``fraction`` of a budget: a cosine from 1 to 5%."""
     return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * fraction))
+
+
+@dataclass
+class FitProgress:
+    """Where a fit stands, for the progress callback and the checkpoint's bookkeeping:
+    ``phase`` "board model" (g alone, `selfplay.board_pretrain`), "model" (g and the heads,
+    `fit_network`) or "end detector" (`fit_detector_phase`); ``note``, when set, is a one-line
+    verdict to print instead of a progress line."""
+
+    steps: int = 0
+    seconds: float = 0.0
+    parts: dict | None = None
+    phase: str = "model"
+    note: str = ""
+
+    def budget_minutes(self, config: ModelFitConfig) -> float:
+        """The wall-clock budget of this progress's phase in ``config``."""
+        return {"board model": config.board_pretrain_minutes, "model": config.minutes,
+                "end detector": config.board_ends_minutes}[self.phase]

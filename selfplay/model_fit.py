@@ -12,7 +12,7 @@ Used by ``ponder fit-model`` and by a recipe's ``[model_fit]`` phase after self-
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +26,7 @@ from agent.networks import MuZeroNetwork
 from envs.game import Game, State, mover_reward
 from selfplay.board_pretrain import pretrain_board_dynamics
 from selfplay.config import ModelFitConfig
-from selfplay.fit_budget import FitBudget, cosine_scale
+from selfplay.fit_budget import FitBudget, FitProgress, cosine_scale
 
 
 class PathSampler:
@@ -149,25 +149,6 @@ class PathSampler:
         return ModelFitBatch(planes=tensor(planes), actions=tensor(actions), alive=tensor(alive),
                              rewards=tensor(rewards), legal=tensor(legal), ends=tensor(ends),
                              end_planes=end_planes, end_classes=end_classes)
-
-
-@dataclass
-class FitProgress:
-    """Where a fit stands, for the progress callback and the checkpoint's bookkeeping:
-    ``phase`` "board model" (g alone, `selfplay.board_pretrain`), "model" (g and the heads,
-    `fit_network`) or "end detector" (`fit_detector_phase`); ``note``, when set, is a one-line
-    verdict to print instead of a progress line."""
-
-    steps: int = 0
-    seconds: float = 0.0
-    parts: dict | None = None
-    phase: str = "model"
-    note: str = ""
-
-    def budget_minutes(self, config: ModelFitConfig) -> float:
-        """The wall-clock budget of this progress's phase in ``config``."""
-        return {"board model": config.board_pretrain_minutes, "model": config.minutes,
-                "end detector": config.board_ends_minutes}[self.phase]
 
 
 def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitConfig,
