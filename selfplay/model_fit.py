@@ -175,10 +175,10 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
     # a fixed set of paths on which each report measures the board model against the real game
     probe = sampler.sample(network, config.batch, config.unroll_steps, config.follow, config.prior) \
         if network.board_model and report is not None else None
-    clock = FitBudget(config.minutes, steps)
+    budget = FitBudget(config.minutes, steps)
     set_fit_modes(network)
     while not (should_stop and should_stop()):
-        fraction = clock.fraction(progress.steps)
+        fraction = budget.fraction(progress.steps)
         if fraction is None:
             break
         for group in optimizer.param_groups:
@@ -192,7 +192,7 @@ def fit_network(network: MuZeroNetwork, sampler: PathSampler, config: ModelFitCo
         optimizer.step()
         progress.steps += 1
         progress.parts = parts
-        progress.seconds = clock.elapsed()
+        progress.seconds = budget.elapsed()
         if report is not None and progress.steps % report_every == 0:
             if probe is not None:
                 # a detector that trains later, on its own, is not read here
