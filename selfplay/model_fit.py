@@ -24,7 +24,7 @@ from agent.model_fit import (ModelFitBatch, ModelFitWeights, board_fit_fidelity,
                              set_fit_modes)
 from agent.networks import MuZeroNetwork
 from envs.game import Game, State, mover_reward
-from selfplay.board_pretrain import pretrain_board_dynamics
+from selfplay.board_pretrain import keep_the_more_exact, pretrain_board_dynamics
 from selfplay.config import ModelFitConfig
 from selfplay.fit_budget import FitBudget, FitProgress, cosine_scale
 
@@ -271,10 +271,13 @@ def fit_checkpoint(checkpoint, games, config: ModelFitConfig,
     network = network_to_fit(checkpoint, config)
     sampler = PathSampler(game, games, np.random.default_rng(config.seed))
     pretrained = pretrain_board_dynamics(network, sampler, config, report, should_stop=should_stop) \
-        if config.board_pretrain_minutes > 0 else {}
+        if config.board_pretrain_minutes > 0 else None
     progress = fit_network(network, sampler, config, report=report, should_stop=should_stop)
-    extra = {**checkpoint.extra, **pretrained, "model_fit_steps": progress.steps,
-             "model_fit_seconds": round(progress.seconds, 1), "model_fit_positions": len(sampler)}
+    extra = {**checkpoint.extra, "model_fit_steps": progress.steps, "model_fit_seconds": round(progress.seconds, 1),
+             "model_fit_positions": len(sampler)}
+    if pretrained is not None:
+        extra.update(pretrained.bookkeeping)
+        extra.update(keep_the_more_exact(network, pretrained, report))
     if network.board_ends is not None and config.board_ends_minutes > 0 and not (should_stop and should_stop()):
         extra.update(fit_detector_phase(network, game, config, _replay_symmetries(checkpoint.config), report,
                                         should_stop))

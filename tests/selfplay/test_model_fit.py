@@ -476,6 +476,10 @@ def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rule
     extra = payload["extra"]
     assert extra["board_pretrain_steps"] > 0 and 0.0 <= extra["board_pretrain_exact"] <= 1.0
     assert extra["model_fit_steps"] == progress.steps > 0
+    assert 0.0 <= extra["model_fit_board_exact"] <= 1.0
+    # the g it carries is the more exact of the two on the held-out transitions
+    assert extra["board_model_from"] == ("path fit" if extra["model_fit_board_exact"] >= extra["board_pretrain_exact"]
+                                         else "pretraining")
     assert phases and phases[0] == "board model"         # its verdict comes first, before the fit's reports
 
 
@@ -496,9 +500,9 @@ def test_the_board_model_alone_learns_each_moves_board_and_moves_nothing_else(ti
     before = exact_share(network, planes, actions, following)
     config = ModelFitConfig(board_pretrain_minutes=1.0, batch=64, learning_rate=5e-3, precision="fp32", threads=1)
     reports = []
-    bookkeeping = pretrain_board_dynamics(network, sampler, config, report=lambda p: reports.append(dataclasses.replace(p)),
-                                          report_every=100,
-                                          steps=400)
+    pretrained = pretrain_board_dynamics(network, sampler, config, report=lambda p: reports.append(dataclasses.replace(p)),
+                                         report_every=100, steps=400)
+    bookkeeping = pretrained.bookkeeping
     assert before < 0.5 and exact_share(network, planes, actions, following) == 1.0
     assert bookkeeping["board_pretrain_steps"] == 400 and bookkeeping["board_pretrain_exact"] == 1.0
     assert [r.steps for r in reports[:-1]] == [100, 200, 300, 400] and f"{HELD_OUT:,}" in reports[-1].note
@@ -506,3 +510,35 @@ def test_the_board_model_alone_learns_each_moves_board_and_moves_nothing_else(ti
     for name, tensor in network.state_dict().items():
         if name in untouched:
             assert torch.equal(tensor, untouched[name]), name
+
+
+def test_a_path_fit_that_undoes_the_pretrained_board_model_does_not_keep_its_g(tictactoe):
+    """g trained alone to exact, then a path fit at a learning rate that wrecks it (as a fresh
+    optimizer at the full rate did on Othello's second seed): the pretrained g is put back,
+    the heads keep what the fit taught them; a fit that leaves g as exact keeps its own."""
+    from selfplay.board_pretrain import exact_share, keep_the_more_exact, pretrain_board_dynamics
+
+    network = board_network(tictactoe)
+    sampler = PathSampler(tictactoe, random_games(tictactoe, 60, np.random.default_rng(6)), np.random.default_rng(7))
+    config = ModelFitConfig(board_pretrain_minutes=1.0, batch=64, learning_rate=5e-3, precision="fp32", threads=1,
+                            unroll_steps=2)
+    pretrained = pretrain_board_dynamics(network, sampler, config, steps=400)
+    assert pretrained.exact == 1.0
+    reckless = dataclasses.replace(config, learning_rate=1.0)
+    fit_network(network, sampler, reckless, steps=20)
+    heads = {name: tensor.clone() for name, tensor in network.state_dict().items() if name.startswith("action_heads.")}
+    assert exact_share(network, *pretrained.held_out) < 1.0            # the fit undid g
+    notes = []
+    bookkeeping = keep_the_more_exact(network, pretrained, report=lambda p: notes.append(p.note))
+    assert bookkeeping["board_model_from"] == "pretraining" and bookkeeping["model_fit_board_exact"] < 1.0
+    assert exact_share(network, *pretrained.held_out) == 1.0
+    assert "put back" in notes[-1]
+    for name, tensor in network.state_dict().items():
+        if name in heads:
+            assert torch.equal(tensor, heads[name]), name
+
+    fit_network(network, sampler, dataclasses.replace(config, learning_rate=1e-4), steps=5)
+    gentle = {name: tensor.clone() for name, tensor in network.board_dynamics.state_dict().items()}
+    assert keep_the_more_exact(network, pretrained)["board_model_from"] == "path fit"
+    for name, tensor in network.board_dynamics.state_dict().items():
+        assert torch.equal(tensor, gentle[name]), name
