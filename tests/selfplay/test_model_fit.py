@@ -463,8 +463,8 @@ def test_the_learned_tree_stops_where_the_detector_reads_an_end():
     assert not np.allclose(without.q_values[0], 1.0)           # g's reward and f's value alone do not say so
 
 
-def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rules_run):
-    from agent.checkpoint import load_checkpoint
+def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rules_run, tmp_path):
+    from agent.checkpoint import load_checkpoint, save_checkpoint
     from selfplay.model_fit import fit_checkpoint, load_replay_games
 
     source = load_checkpoint(rules_run / "checkpoints" / "latest.pt")
@@ -481,6 +481,20 @@ def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rule
     assert extra["board_model_from"] == ("path fit" if extra["model_fit_board_exact"] >= extra["board_pretrain_exact"]
                                          else "pretraining")
     assert phases and phases[0] == "board model"         # its verdict comes first, before the fit's reports
+    assert phases[-1] == "board model"                   # and which g it kept comes last
+    # the drift diagnostic runs the path fit on from the fitted checkpoint; bad input is one line
+    fitted = save_checkpoint(tmp_path / "fitted.pt", payload)
+    drift = subprocess.run([sys.executable, "scripts/path_fit_drift.py", str(fitted), str(rules_run), "--steps", "4",
+                            "--every", "2", "--learning-rate", "1e-3"], cwd=REPO, capture_output=True, text=True,
+                           timeout=240)
+    assert drift.returncode == 0, drift.stderr[-2000:]
+    assert "held-out next boards" in drift.stdout and "learning rate 0.001" in drift.stdout
+    assert drift.stdout.count("exact") == 3                   # the start, then steps 2 and 4
+    for bad in ([str(fitted), str(tmp_path)], [str(tmp_path / "missing.pt"), str(rules_run)],
+                [str(rules_run / "checkpoints" / "latest.pt"), str(rules_run)], [str(fitted), str(rules_run), "--steps", "0"]):
+        refused = subprocess.run([sys.executable, "scripts/path_fit_drift.py", *bad], cwd=REPO, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, (bad, refused.stderr)
 
 
 def test_the_board_model_alone_learns_each_moves_board_and_moves_nothing_else(tictactoe):
