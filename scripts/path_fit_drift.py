@@ -1,4 +1,4 @@
-"""How the path fit moves a fitted board model's g, at each of a few learning rates.
+"""How further training moves a fitted board model's g: the path fit, or g alone, per learning rate.
 
 `ponder fit-model` with ``model_fit.board_pretrain_minutes`` > 0 trains g alone on single
 transitions, then runs the path fit, which trains g again (on paths unrolled on its own
@@ -8,9 +8,12 @@ checkpoint and its run's replay, runs ``--steps`` path-fit steps from that check
 ``--every`` steps the path fit's board loss and the share of held-out next boards g predicts
 exactly (the same 2,048 transitions and seed as the pretraining's verdict,
 `selfplay.board_pretrain`). It is how the fit was found to undo g on Othello (docs/notebook.md,
-"`o-vg` again, seed 1").
+"The fit keeps the more exact g"). ``--phase alone`` trains g alone on single transitions
+instead (`pretrain_board_dynamics`, a fresh cosine from each rate): whether more of that phase
+would make a g exact.
 
     python scripts/path_fit_drift.py FITTED RUN --learning-rate 2e-3 --learning-rate 1e-4
+    python scripts/path_fit_drift.py FITTED RUN --phase alone --steps 10000 --every 2000 --learning-rate 5e-4
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("run", type=Path, help="the run folder whose replay it was fitted on")
     parser.add_argument("--learning-rate", type=float, action="append", dest="rates",
                         help="the path fit's learning rate (repeat for several; default the checkpoint's)")
+    parser.add_argument("--phase", choices=("path", "alone"), default="path",
+                        help="path: the path fit (g and the heads on unrolled paths); alone: g on single transitions")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=20)
     args = parser.parse_args(argv)
@@ -38,7 +43,7 @@ def main(argv=None) -> int:
     from agent.checkpoint import CheckpointError, load_checkpoint
     from envs import get_game
     from envs.errors import UsageError
-    from selfplay.board_pretrain import HELD_OUT, exact_share, transitions
+    from selfplay.board_pretrain import HELD_OUT, exact_share, pretrain_board_dynamics, transitions
     from selfplay.config import ModelFitConfig
     from selfplay.model_fit import PathSampler, fit_network, load_replay_games
 
@@ -66,13 +71,19 @@ def main(argv=None) -> int:
         marks = []
 
         def mark(progress, network=network, marks=marks) -> None:
-            marks.append(f"{progress.steps}: board {progress.parts['board']:.3f}, "
-                         f"exact {exact_share(network, *held_out):.2%}")
+            if progress.note:       # the pretraining's closing verdict: its last mark is already there
+                return
+            exact = exact_share(network.eval(), *held_out)
+            marks.append(f"{progress.steps}: board {progress.parts['board']:.3f}, exact {exact:.2%}")
 
         began = time.perf_counter()
-        fit_network(network, sampler, dataclasses.replace(config, learning_rate=rate), report=mark,
-                    report_every=args.every, steps=args.steps)
-        print(f"learning rate {rate:g} ({time.perf_counter() - began:.0f} s): " + "; ".join(marks), flush=True)
+        settings = dataclasses.replace(config, learning_rate=rate)
+        if args.phase == "path":
+            fit_network(network, sampler, settings, report=mark, report_every=args.every, steps=args.steps)
+        else:
+            pretrain_board_dynamics(network, sampler, settings, report=mark, report_every=args.every, steps=args.steps)
+        print(f"{args.phase}, learning rate {rate:g} ({time.perf_counter() - began:.0f} s): " + "; ".join(marks),
+              flush=True)
     return 0
 
 
