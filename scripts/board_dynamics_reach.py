@@ -11,10 +11,17 @@ transitions whose whole next board g predicts exactly after ``--minutes`` of fit
 batch 256, binary cross-entropy per cell, as `ponder fit-model` fits it; one thread).
 
     python scripts/board_dynamics_reach.py --game othello --config 3x32 --config 6x32 --minutes 4
+
+With ``--checkpoint FITTED`` (an Othello board model) it fits nothing: it reads the checkpoint's
+g on ``--test`` random-play transitions and gives its share of wrong next boards by the longest
+line of discs the move flips, which says whether g's misses are the ones its reach cuts short.
+
+    python scripts/board_dynamics_reach.py --checkpoint FITTED --test 20000
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -60,10 +67,64 @@ def othello_run_shares(game, games: int, rng, lengths=(4, 5, 6)) -> dict[int, fl
     return {length: count / placements for length, count in counts.items()}
 
 
+def longest_flip(game, state, action: int) -> int:
+    """The longest line of opponent discs ``action`` flips in Othello (0 for a pass)."""
+    from envs.othello import DIRECTIONS
+
+    if action == game.pass_action:
+        return 0
+    size, (row, column) = game.size, divmod(action, game.size)
+    opponent, longest = 2 - state.to_play, 0
+    for d_row, d_col in DIRECTIONS:
+        r, c, run = row + d_row, column + d_col, 0
+        while 0 <= r < size and 0 <= c < size and state.board[r, c] == opponent:
+            r, c, run = r + d_row, c + d_col, run + 1
+        if run and 0 <= r < size and 0 <= c < size and state.board[r, c] == 3 - opponent:   # the mover's disc
+            longest = max(longest, run)
+    return longest
+
+
+def misses_by_flip(checkpoint: str, count: int, rng) -> dict[int, tuple[int, int]]:
+    """{longest flipped line: (transitions, wrong next boards)} of a fitted Othello board
+    model's g on ``count`` transitions along uniformly random games."""
+    import torch
+
+    from agent.checkpoint import load_checkpoint
+    from envs import get_game
+    from envs.errors import UsageError
+
+    loaded = load_checkpoint(checkpoint)
+    if loaded.game != "othello" or loaded.network_config.get("dynamics") != "board":
+        raise UsageError(f"{checkpoint}: --checkpoint reads an Othello board model's g")
+    game, network = get_game(loaded.game, **loaded.game_options), loaded.build_network().eval()
+    states, actions = [], []
+    while len(states) < count:
+        state = game.initial_state()
+        while not state.is_terminal() and len(states) < count:
+            action = int(rng.choice(state.legal_actions()))
+            states.append(state)
+            actions.append(action)
+            state = state.play(action)
+    table: dict[int, tuple[int, int]] = {}
+    for start in range(0, count, 1024):
+        chunk = range(start, min(start + 1024, count))
+        planes = torch.from_numpy(np.stack([states[i].planes() for i in chunk]))
+        following = np.stack([states[i].play(actions[i]).planes() for i in chunk]) > 0.5
+        with torch.no_grad():
+            predicted = network.board_logits(planes, torch.tensor([actions[i] for i in chunk])).float() > 0
+        right = (predicted.numpy() == following).reshape(len(chunk), -1).all(1)
+        for i, exact in zip(chunk, right):
+            length = longest_flip(game, states[i], actions[i])
+            seen, wrong = table.get(length, (0, 0))
+            table[length] = (seen + 1, wrong + int(not exact))
+    return dict(sorted(table.items()))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--game", default="othello")
-    parser.add_argument("--config", action="append", required=True, help="LAYERSxWIDTH of g (repeatable)")
+    parser.add_argument("--config", action="append", help="LAYERSxWIDTH of g (repeatable)")
+    parser.add_argument("--checkpoint", help="read this fitted Othello board model's g instead of fitting one")
     parser.add_argument("--minutes", type=float, default=4.0, help="fitting time per config")
     parser.add_argument("--train", type=int, default=120_000, help="training transitions")
     parser.add_argument("--test", type=int, default=5_000, help="held-out transitions")
@@ -74,9 +135,26 @@ def main(argv=None) -> int:
 
     import envs
     from agent.networks import BoardDynamics, GameSpec, fixed_action_planes
+    from envs.errors import UsageError
 
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
+    if args.checkpoint:
+        try:
+            table = misses_by_flip(args.checkpoint, args.test, np.random.default_rng(args.seed))
+        except UsageError as error:
+            print(f"board_dynamics_reach: {error}", file=sys.stderr)
+            return 2
+        total = sum(seen for seen, _ in table.values())
+        wrong = sum(missed for _, missed in table.values())
+        print(f"{args.checkpoint}: {wrong} of {total:,} random-play next boards wrong ({wrong / total:.2%})")
+        print("| longest line flipped | transitions | wrong |\n|---|---|---|")
+        for length, (seen, missed) in table.items():
+            print(f"| {length} | {seen:,} | {missed} ({missed / seen:.2%}) |")
+        return 0
+    if not args.config:
+        print("board_dynamics_reach: give --config LAYERSxWIDTH (or --checkpoint FITTED)", file=sys.stderr)
+        return 2
     game = envs.get_game(args.game)
     rng = np.random.default_rng(args.seed)
     if game.name == "othello":

@@ -559,3 +559,32 @@ def test_a_path_fit_that_undoes_the_pretrained_board_model_does_not_keep_its_g(t
     assert keep_the_more_exact(network, pretrained)["board_model_from"] == "path fit"
     for name, tensor in network.board_dynamics.state_dict().items():
         assert torch.equal(tensor, gentle[name]), name
+
+
+def test_the_longest_flip_is_the_rules_and_the_reach_script_reads_a_fitted_g():
+    """`scripts/board_dynamics_reach.py`'s flip length against the rules' own flips (a move
+    flips at least its longest line, and some line when it is not a pass), and its breakdown
+    of a shipped Othello g's misses; a board model of another game is one line, exit 2."""
+    from scripts.board_dynamics_reach import longest_flip
+
+    game = get_game("othello")
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        state = game.initial_state()
+        while not state.is_terminal():
+            action = int(rng.choice(state.legal_actions()))
+            mover = state.to_play + 1
+            after = state.play(action)
+            flipped = int((after.board == mover).sum() - (state.board == mover).sum()) - (action != game.pass_action)
+            length = longest_flip(game, state, action)
+            assert (length == 0) == (action == game.pass_action) and length <= flipped, (action, length, flipped)
+            state = after
+    run = subprocess.run([sys.executable, "scripts/board_dynamics_reach.py", "--checkpoint", "agent/pretrained/othello.pt",
+                          "--test", "300"], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "random-play next boards wrong" in run.stdout and "| longest line flipped |" in run.stdout
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert sum(int(row.split("|")[2].replace(",", "")) for row in rows) == 300
+    refused = subprocess.run([sys.executable, "scripts/board_dynamics_reach.py", "--checkpoint",
+                              "agent/pretrained/gomoku.pt"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
