@@ -33,6 +33,9 @@ def main(argv=None) -> int:
                         help="the path fit's learning rate (repeat for several; default the checkpoint's)")
     parser.add_argument("--phase", choices=("path", "alone"), default="path",
                         help="path: the path fit (g and the heads on unrolled paths); alone: g on single transitions")
+    parser.add_argument("--pool", type=int, default=None,
+                        help="--phase alone: model_fit.board_pretrain_pool (train on the batch g gets most wrong "
+                             "of POOL x batch drawn; default the checkpoint's)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=20)
     args = parser.parse_args(argv)
@@ -48,13 +51,16 @@ def main(argv=None) -> int:
     from selfplay.model_fit import PathSampler, fit_network, load_replay_games
 
     try:
-        if args.steps < 1 or args.every < 1 or any(rate <= 0 for rate in args.rates or ()):
-            raise UsageError("--steps and --every must be >= 1, --learning-rate > 0")
+        if args.steps < 1 or args.every < 1 or (args.pool is not None and args.pool < 1) \
+                or any(rate <= 0 for rate in args.rates or ()):
+            raise UsageError("--steps, --every and --pool must be >= 1, --learning-rate > 0")
         checkpoint = load_checkpoint(args.checkpoint)
         section = checkpoint.config.get("model_fit")
         if checkpoint.network_config.get("dynamics") != "board" or not isinstance(section, dict):
             raise UsageError(f"{args.checkpoint}: not a fitted board model (ponder fit-model with dynamics = board)")
         config = dataclasses.replace(ModelFitConfig(**section), threads=1)
+        if args.pool is not None:
+            config = dataclasses.replace(config, board_pretrain_pool=args.pool)
         game = get_game(checkpoint.game, **checkpoint.game_options)
         start = checkpoint.build_network().eval()
         games = load_replay_games(args.run)
@@ -82,7 +88,8 @@ def main(argv=None) -> int:
             fit_network(network, sampler, settings, report=mark, report_every=args.every, steps=args.steps)
         else:
             pretrain_board_dynamics(network, sampler, settings, report=mark, report_every=args.every, steps=args.steps)
-        print(f"{args.phase}, learning rate {rate:g} ({time.perf_counter() - began:.0f} s): " + "; ".join(marks),
+        pool = f", pool {config.board_pretrain_pool}" if args.phase == "alone" else ""
+        print(f"{args.phase}, learning rate {rate:g}{pool} ({time.perf_counter() - began:.0f} s): " + "; ".join(marks),
               flush=True)
     return 0
 

@@ -82,6 +82,17 @@ class PretrainedBoard:
     exact: float
 
 
+def hardest(network: MuZeroNetwork, planes: torch.Tensor, actions: torch.Tensor, following: torch.Tensor,
+            config: ModelFitConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``config.batch`` transitions of those given whose next boards g predicts worst
+    (cross-entropy per cell, averaged over the board; no gradients)."""
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        logits = network.board_logits(planes, actions).float()
+    per_row = F.binary_cross_entropy_with_logits(logits, following, reduction="none").flatten(1).mean(1)
+    rows = per_row.topk(config.batch).indices
+    return planes[rows], actions[rows], following[rows]
+
+
 def pretrain_board_dynamics(network: MuZeroNetwork, sampler, config: ModelFitConfig,
                             report: Callable | None = None, report_every: int = 200,
                             should_stop: Callable[[], bool] | None = None,
@@ -106,7 +117,9 @@ def pretrain_board_dynamics(network: MuZeroNetwork, sampler, config: ModelFitCon
             break
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * cosine_scale(fraction)
-        planes, actions, following = transitions(sampler, config.batch, config.follow, rng)
+        planes, actions, following = transitions(sampler, config.batch * config.board_pretrain_pool, config.follow, rng)
+        if config.board_pretrain_pool > 1:
+            planes, actions, following = hardest(network, planes, actions, following, config)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
             logits = network.board_logits(planes, actions).float()
         loss = F.binary_cross_entropy_with_logits(logits, following)

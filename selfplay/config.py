@@ -188,6 +188,9 @@ class ModelFitConfig:
     # > 0: the board model's g first trains alone for these minutes on single transitions of
     # the replay (selfplay.board_pretrain), before the fit's paths
     board_pretrain_minutes: float = 0.0
+    # > 1: each of those batches is the board_pretrain_pool x batch drawn transitions' `batch`
+    # that g gets most wrong (the rare ones, Othello's long flips, come up that much more often)
+    board_pretrain_pool: int = 1
     hidden_weight: float = 10.0    # weight of g's own term: the hidden states' or the planes' error
     end_positive_weight: float = 10.0
     precision: str = "bf16"        # autocast of the fit's forward passes: bf16 or fp32
@@ -203,7 +206,7 @@ class ModelFitConfig:
         if self.board_ends_minutes > 0 and not self.board_ends:
             raise ValueError("model_fit board_ends_minutes trains the end detector: it needs board_ends = true")
         for name in ("unroll_steps", "batch", "dynamics_blocks", "action_head_layers", "action_head_channels",
-                     "board_ends_examples"):
+                     "board_ends_examples", "board_pretrain_pool"):
             if isinstance(getattr(self, name), bool) or getattr(self, name) < 1:
                 raise ValueError(f"model_fit {name} must be an int >= 1, got {getattr(self, name)!r}")
         for name in ("follow", "prior"):

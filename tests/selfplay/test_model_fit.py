@@ -157,6 +157,7 @@ def test_model_parameters_are_g_and_the_heads(network):
                                            ({"board_ends_examples": 0}, "board_ends_examples"),
                                            ({"action_head_output": "conv"}, "action_head_output"),
                                            ({"board_pretrain_minutes": -1.0}, "board_pretrain_minutes"),
+                                           ({"board_pretrain_pool": 0}, "board_pretrain_pool"),
                                            ({"board_pretrain_minutes": 1.0, "dynamics": "latent"},
                                             "needs dynamics = board")])
 def test_bad_fit_settings_are_refused(values, words):
@@ -588,3 +589,28 @@ def test_the_longest_flip_is_the_rules_and_the_reach_script_reads_a_fitted_g():
     refused = subprocess.run([sys.executable, "scripts/board_dynamics_reach.py", "--checkpoint",
                               "agent/pretrained/gomoku.pt"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_pooled_pretraining_batch_is_the_transitions_g_gets_most_wrong(tictactoe):
+    """``board_pretrain_pool`` > 1: the batch g trains on is, of the pool drawn, the rows with
+    the highest board loss; a pooled pretraining still learns every board."""
+    from torch.nn import functional as F
+
+    from selfplay.board_pretrain import exact_share, hardest, pretrain_board_dynamics, transitions
+
+    network = board_network(tictactoe)
+    sampler = PathSampler(tictactoe, random_games(tictactoe, 60, np.random.default_rng(6)), np.random.default_rng(7))
+    config = ModelFitConfig(batch=16, board_pretrain_pool=4, precision="fp32", threads=1, learning_rate=5e-3)
+    pool = transitions(sampler, 64, follow=0.5, rng=np.random.default_rng(8))
+    chosen = hardest(network, *pool, config)
+    assert chosen[0].shape[0] == 16
+
+    def loss(planes, actions, following):
+        with torch.no_grad():
+            logits = network.board_logits(planes, actions).float()
+        return F.binary_cross_entropy_with_logits(logits, following, reduction="none").flatten(1).mean(1)
+
+    everything = loss(*pool).sort(descending=True).values
+    assert torch.allclose(loss(*chosen).sort(descending=True).values, everything[:16])
+    pretrained = pretrain_board_dynamics(network, sampler, dataclasses.replace(config, batch=64), steps=300)
+    assert pretrained.exact == 1.0 and exact_share(network, *pool) == 1.0
