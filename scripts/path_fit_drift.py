@@ -14,6 +14,7 @@ would make a g exact.
 
     python scripts/path_fit_drift.py FITTED RUN --learning-rate 2e-3 --learning-rate 1e-4
     python scripts/path_fit_drift.py FITTED RUN --phase alone --steps 10000 --every 2000 --learning-rate 5e-4
+    python scripts/path_fit_drift.py FITTED RUN --phase alone --fresh --steps 20000 --every 5000 --pool 4
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pool", type=int, default=None,
                         help="--phase alone: model_fit.board_pretrain_pool (train on the batch g gets most wrong "
                              "of POOL x batch drawn; default the checkpoint's)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start g afresh (the fit's initialisation) instead of from the checkpoint's")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=20)
     args = parser.parse_args(argv)
@@ -74,6 +77,11 @@ def main(argv=None) -> int:
           f"({len(sampler):,} positions)")
     for rate in args.rates or [config.learning_rate]:
         network = copy.deepcopy(start)
+        if args.fresh:
+            torch.manual_seed(config.seed)
+            for module in network.board_dynamics.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
         marks = []
 
         def mark(progress, network=network, marks=marks) -> None:

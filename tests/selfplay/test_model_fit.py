@@ -492,8 +492,9 @@ def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rule
     assert "held-out next boards" in drift.stdout and "path, learning rate 0.001" in drift.stdout
     assert drift.stdout.count("exact") == 3                   # the start, then steps 2 and 4
     alone = subprocess.run([sys.executable, "scripts/path_fit_drift.py", str(fitted), str(rules_run), "--steps", "4",
-                            "--every", "2", "--phase", "alone"], cwd=REPO, capture_output=True, text=True, timeout=240)
-    assert alone.returncode == 0 and "alone, learning rate" in alone.stdout and alone.stdout.count("exact") == 3
+                            "--every", "2", "--phase", "alone", "--fresh", "--pool", "2"], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    assert "alone, learning rate" in alone.stdout and ", pool 2" in alone.stdout and alone.stdout.count("exact") == 3
     for bad in ([str(fitted), str(tmp_path)], [str(tmp_path / "missing.pt"), str(rules_run)],
                 [str(rules_run / "checkpoints" / "latest.pt"), str(rules_run)], [str(fitted), str(rules_run), "--steps", "0"]):
         refused = subprocess.run([sys.executable, "scripts/path_fit_drift.py", *bad], cwd=REPO, capture_output=True,
