@@ -39,6 +39,8 @@ def main(argv=None) -> int:
                              "of POOL x batch drawn; default the checkpoint's)")
     parser.add_argument("--fresh", action="store_true",
                         help="start g afresh (the fit's initialisation) instead of from the checkpoint's")
+    parser.add_argument("--out", type=Path, help="write the checkpoint as the last learning rate left it (with --phase alone "
+                                                 "only g changed: the fit's heads never read g)")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--every", type=int, default=20)
     args = parser.parse_args(argv)
@@ -87,7 +89,7 @@ def main(argv=None) -> int:
         def mark(progress, network=network, marks=marks) -> None:
             if progress.note:       # the pretraining's closing verdict: its last mark is already there
                 return
-            exact = exact_share(network.eval(), *held_out)
+            exact = exact_share(network, *held_out)   # g has no batch norm: its mode does not matter
             marks.append(f"{progress.steps}: board {progress.parts['board']:.3f}, exact {exact:.2%}")
 
         began = time.perf_counter()
@@ -99,6 +101,13 @@ def main(argv=None) -> int:
         pool = f", pool {config.board_pretrain_pool}" if args.phase == "alone" else ""
         print(f"{args.phase}, learning rate {rate:g}{pool} ({time.perf_counter() - began:.0f} s): " + "; ".join(marks),
               flush=True)
+    if args.out is not None:
+        from agent.checkpoint import make_payload, save_checkpoint
+
+        extra = {**checkpoint.extra, "board_model_from": f"scripts/path_fit_drift.py --phase {args.phase}"}
+        save_checkpoint(args.out, make_payload(network.eval(), game, config=checkpoint.config, step=checkpoint.step,
+                                               extra=extra))
+        print(f"wrote {args.out}")
     return 0
 
 

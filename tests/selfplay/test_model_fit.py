@@ -492,9 +492,15 @@ def test_a_fit_with_board_pretrain_minutes_trains_g_alone_first_and_says_so(rule
     assert "held-out next boards" in drift.stdout and "path, learning rate 0.001" in drift.stdout
     assert drift.stdout.count("exact") == 3                   # the start, then steps 2 and 4
     alone = subprocess.run([sys.executable, "scripts/path_fit_drift.py", str(fitted), str(rules_run), "--steps", "4",
-                            "--every", "2", "--phase", "alone", "--fresh", "--pool", "2"], cwd=REPO, capture_output=True, text=True, timeout=240)
+                            "--every", "2", "--phase", "alone", "--fresh", "--pool", "2", "--out", str(tmp_path / "g.pt")], cwd=REPO, capture_output=True, text=True, timeout=240)
     assert alone.returncode == 0, alone.stderr[-2000:]
     assert "alone, learning rate" in alone.stdout and ", pool 2" in alone.stdout and alone.stdout.count("exact") == 3
+    rewritten = load_checkpoint(tmp_path / "g.pt")       # only g moved: h, f and the heads are the fit's
+    assert rewritten.extra["board_model_from"].startswith("scripts/path_fit_drift.py")
+    assert all(torch.equal(tensor, rewritten.model[name]) for name, tensor in payload["model"].items()
+               if not name.startswith("board_dynamics."))
+    assert not all(torch.equal(tensor, rewritten.model[name]) for name, tensor in payload["model"].items()
+                   if name.startswith("board_dynamics."))
     for bad in ([str(fitted), str(tmp_path)], [str(tmp_path / "missing.pt"), str(rules_run)],
                 [str(rules_run / "checkpoints" / "latest.pt"), str(rules_run)], [str(fitted), str(rules_run), "--steps", "0"]):
         refused = subprocess.run([sys.executable, "scripts/path_fit_drift.py", *bad], cwd=REPO, capture_output=True,
