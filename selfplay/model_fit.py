@@ -218,10 +218,14 @@ def fitted_config(run_config: dict, config: ModelFitConfig) -> dict:
 def network_to_fit(checkpoint, config: ModelFitConfig) -> MuZeroNetwork:
     """A network with the checkpoint's h and f and a fresh model of ``config``'s size (g and the
     reward head, and the action heads unless ``config.keep_heads`` finds the checkpoint's own of
-    the same shape): the fit does not depend on whether or how the run trained a model."""
+    the same shape): the fit does not depend on whether or how the run trained a model. The
+    fresh model's initialisation follows ``config.seed`` (before 2026-12-06 it followed whatever
+    the process had drawn before: ``ponder fit-model --seed`` did not reach it)."""
     from agent.config import NetworkConfig
     from agent.model_fit import MODEL_MODULES
     from agent.networks import GameSpec
+
+    torch.manual_seed(config.seed)
 
     values = {**checkpoint.network_config, "action_heads": True, "dynamics_blocks": config.dynamics_blocks,
               "dynamics": config.dynamics, "action_head_layers": config.action_head_layers,

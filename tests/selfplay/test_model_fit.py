@@ -621,3 +621,18 @@ def test_a_pooled_pretraining_batch_is_the_transitions_g_gets_most_wrong(tictact
     assert torch.allclose(loss(*chosen).sort(descending=True).values, everything[:16])
     pretrained = pretrain_board_dynamics(network, sampler, dataclasses.replace(config, batch=64), steps=300)
     assert pretrained.exact == 1.0 and exact_share(network, *pool) == 1.0
+
+
+def test_the_fresh_model_of_a_fit_is_drawn_from_the_fits_seed(rules_run):
+    """`network_to_fit`: the same seed draws the same fresh g whatever the process drew before;
+    another seed another g (`ponder fit-model --seed` reaches the model's initialisation)."""
+    from agent.checkpoint import load_checkpoint
+    from selfplay.model_fit import network_to_fit
+
+    source = load_checkpoint(rules_run / "checkpoints" / "latest.pt")
+    first = network_to_fit(source, ModelFitConfig(seed=3)).board_dynamics.state_dict()
+    torch.rand(1000)                                              # the process draws in between
+    again = network_to_fit(source, ModelFitConfig(seed=3)).board_dynamics.state_dict()
+    other = network_to_fit(source, ModelFitConfig(seed=4)).board_dynamics.state_dict()
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    assert not all(torch.equal(first[name], other[name]) for name in first)
