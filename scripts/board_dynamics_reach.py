@@ -67,20 +67,23 @@ def othello_run_shares(game, games: int, rng, lengths=(4, 5, 6)) -> dict[int, fl
     return {length: count / placements for length, count in counts.items()}
 
 
-def longest_flip(game, state, action: int) -> int:
-    """The longest line of opponent discs ``action`` flips in Othello (0 for a pass)."""
+def longest_flip(game, state, action: int, after=None) -> int:
+    """The longest line of discs ``action`` flips in Othello (0 for a pass), read off the
+    rules' own move (``after``, ``state.play(action)`` when not given): the discs that changed
+    colour, counted along each direction from the new disc."""
     from envs.othello import DIRECTIONS
 
     if action == game.pass_action:
         return 0
+    after = state.play(action) if after is None else after
+    flipped = (state.board != 0) & (after.board != state.board)
     size, (row, column) = game.size, divmod(action, game.size)
-    opponent, longest = 2 - state.to_play, 0
+    longest = 0
     for d_row, d_col in DIRECTIONS:
         r, c, run = row + d_row, column + d_col, 0
-        while 0 <= r < size and 0 <= c < size and state.board[r, c] == opponent:
+        while 0 <= r < size and 0 <= c < size and flipped[r, c]:
             r, c, run = r + d_row, c + d_col, run + 1
-        if run and 0 <= r < size and 0 <= c < size and state.board[r, c] == 3 - opponent:   # the mover's disc
-            longest = max(longest, run)
+        longest = max(longest, run)
     return longest
 
 
@@ -108,13 +111,14 @@ def misses_by_flip(checkpoint: str, count: int, rng) -> dict[int, tuple[int, int
     table: dict[int, tuple[int, int]] = {}
     for start in range(0, count, 1024):
         chunk = range(start, min(start + 1024, count))
+        afters = [states[i].play(actions[i]) for i in chunk]
         planes = torch.from_numpy(np.stack([states[i].planes() for i in chunk]))
-        following = np.stack([states[i].play(actions[i]).planes() for i in chunk]) > 0.5
+        following = np.stack([after.planes() for after in afters]) > 0.5
         with torch.no_grad():
             predicted = network.board_logits(planes, torch.tensor([actions[i] for i in chunk])).float() > 0
         right = (predicted.numpy() == following).reshape(len(chunk), -1).all(1)
-        for i, exact in zip(chunk, right):
-            length = longest_flip(game, states[i], actions[i])
+        for i, after, exact in zip(chunk, afters, right):
+            length = longest_flip(game, states[i], actions[i], after)
             seen, wrong = table.get(length, (0, 0))
             table[length] = (seen + 1, wrong + int(not exact))
     return dict(sorted(table.items()))
