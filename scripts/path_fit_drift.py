@@ -38,7 +38,9 @@ def main(argv=None) -> int:
                         help="--phase alone: model_fit.board_pretrain_pool (train on the batch g gets most wrong "
                              "of POOL x batch drawn; default the checkpoint's)")
     parser.add_argument("--fresh", action="store_true",
-                        help="start g afresh (the fit's initialisation) instead of from the checkpoint's")
+                        help="start g afresh (its layers redrawn after torch.manual_seed of the fit's seed; "
+                             "not the fit's own draw, which draws h, f and the heads first) instead of from the "
+                             "checkpoint's")
     parser.add_argument("--out", type=Path, help="write the checkpoint as the last learning rate left it (with --phase alone "
                                                  "only g changed: the fit's heads never read g)")
     parser.add_argument("--steps", type=int, default=200)
