@@ -69,17 +69,23 @@ def exact_share(network: MuZeroNetwork, planes: torch.Tensor, actions: torch.Ten
     return float(same.float().mean())
 
 
-@dataclass
+@dataclass(frozen=True)
 class PretrainedBoard:
-    """g as its training alone left it: ``bookkeeping`` for the checkpoint's extra (steps,
-    seconds, ``board_pretrain_exact``), ``weights`` a copy of ``board_dynamics``' state dict,
-    ``held_out`` the (planes, actions, next planes) it was measured on and ``exact`` its share
-    exact there."""
+    """g as its training alone left it: ``steps`` and ``seconds`` of that training, ``weights``
+    a copy of ``board_dynamics``' state dict, ``held_out`` the (planes, actions, next planes)
+    it was measured on and ``exact`` its share exact there."""
 
-    bookkeeping: dict
+    steps: int
+    seconds: float
     weights: dict[str, torch.Tensor]
     held_out: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     exact: float
+
+    @property
+    def bookkeeping(self) -> dict:
+        """The checkpoint's extra for this phase."""
+        return {"board_pretrain_steps": self.steps, "board_pretrain_seconds": round(self.seconds, 1),
+                "board_pretrain_exact": round(self.exact, 5)}
 
 
 def hardest(network: MuZeroNetwork, planes: torch.Tensor, actions: torch.Tensor, following: torch.Tensor,
@@ -138,10 +144,8 @@ def pretrain_board_dynamics(network: MuZeroNetwork, sampler, config: ModelFitCon
         report(FitProgress(progress.steps, progress.seconds, phase=PHASE,
                            note=f"board model: {exact:.2%} of {HELD_OUT:,} held-out next boards exact "
                                 f"after {progress.steps} steps alone"))
-    bookkeeping = {"board_pretrain_steps": progress.steps, "board_pretrain_seconds": round(progress.seconds, 1),
-                   "board_pretrain_exact": round(exact, 5)}
     weights = {name: tensor.detach().clone() for name, tensor in network.board_dynamics.state_dict().items()}
-    return PretrainedBoard(bookkeeping, weights, held_out, exact)
+    return PretrainedBoard(progress.steps, progress.seconds, weights, held_out, exact)
 
 
 def keep_the_more_exact(network: MuZeroNetwork, pretrained: PretrainedBoard, report: Callable | None = None) -> dict:
